@@ -10,14 +10,24 @@ class NewsthreadsError(Exception):
 class InputError(NewsthreadsError):
     """One input (file, line, feed entry) could not be read; the run goes on without it.
 
-    ``where`` names the input (a path, URL or ``path:line``), ``reason`` says why in words an
-    operator can act on.
+    ``where`` names the input (a path or URL), ``line`` the line in it when there is one,
+    ``reason`` says why in words an operator can act on.
     """
 
-    def __init__(self, where: str, reason: str, *, line: int | None = None) -> None:
+    def __init__(
+        self,
+        where: str,
+        reason: str,
+        *,
+        line: int | None = None,
+        key: str | None = None,
+        raw: bytes | None = None,
+    ) -> None:
         self.where = where
         self.reason = reason
         self.line = line
+        self.key = key
+        self.raw = raw  # the input as read, kept so it can be replayed
         loc = f"{where}:{line}" if line is not None else where
         super().__init__(f"{loc}: {reason}")
 

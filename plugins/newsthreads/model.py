@@ -37,8 +37,10 @@ class RawItem:
     source: str
     key: str
     fields: dict[str, Any]
-    location: str  # path, path:line or URL, for error messages
+    location: str  # path or URL, for error messages
     kind: str = "file"  # file | jsonl | feed
+    line: int | None = None  # line number in a JSONL file
+    warnings: list[str] = field(default_factory=list)  # doubts the source had (e.g. encoding)
 
 
 @dataclass

@@ -1,0 +1,49 @@
+# The project's verbs. `make demo` and `make test` work on a fresh clone: they create the venv
+# from requirements.lock first.
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV_VERSION := 0.13.8
+STAMP := .venv/.installed
+
+.PHONY: demo test test-fast test-faults eval bench lint airflow setup clean db-stop lock
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	@$(PY) -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	@$(PY) -m uv pip sync -q --python $(PY) requirements.lock
+	@$(PY) -m uv pip install -q --python $(PY) --no-deps -e .
+	@touch $(STAMP)
+
+demo: setup            ## ingest seeds/ and the sample feeds through the DAGs, print the threads
+	@$(PY) -m newsthreads.demo
+
+test: setup            ## every test against a real PostgreSQL (and Chromium for the UI)
+	@bash scripts/ensure-chromium.sh
+	@$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: setup       ## the tests without the browser and fault-injection suites
+	@$(PY) -m pytest -q -m "not browser and not faults"
+
+eval: setup            ## threading quality on ../shared/eval/threads
+	@$(PY) -m newsthreads.cli eval ../shared/eval/threads/dev.jsonl
+	@$(PY) -m newsthreads.cli eval ../shared/eval/threads/ecbplus.jsonl
+
+bench: setup           ## benchmarks, ratios against baselines measured in the same run
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: setup
+	@$(PY) -m ruff check --select E,F,I,B,UP,AIR plugins dags tests bench
+
+airflow: setup         ## Airflow 3 with our DAGs and the Story threads page
+	@$(PY) -m newsthreads.airflow_local
+
+db-stop:               ## stop the embedded PostgreSQL under .data/
+	@$(PY) -m newsthreads.cli db stop
+
+lock:                  ## re-resolve requirements.lock from pyproject.toml
+	@$(PY) -m uv pip compile -q pyproject.toml --extra test -o requirements.lock --python-version 3.11
+
+clean:
+	rm -rf .venv .data test-artifacts

@@ -1,0 +1,108 @@
+"""HTML from a feed entry -> clean text, with photo captions kept apart from the body.
+
+Feeds put markup in descriptions and ``content:encoded``; the threading and the full-text index
+want words. Block elements become paragraph breaks (``\\n\\n``), ``<br>`` a line break, scripts,
+styles and embedded objects disappear, entities are decoded, and ``<figcaption>`` text goes to
+``captions`` so a photo credit does not read as the article's first sentence. The HTML itself
+is kept by the caller in ``Article.html``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+BLOCK = {
+    "p", "div", "section", "article", "header", "footer", "aside", "main", "nav",
+    "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "blockquote",
+    "pre", "table", "tr", "figure", "hr", "address", "details", "summary",
+}
+SKIP = {"script", "style", "noscript", "template", "iframe", "object", "embed", "svg",
+        "head", "title", "button", "form", "select", "textarea"}
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_TAGLIKE = re.compile(r"<[A-Za-z!/]")
+
+
+@dataclass
+class HtmlText:
+    text: str
+    captions: list[str] = field(default_factory=list)
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.captions: list[str] = []
+        self.caption: list[str] | None = None
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in SKIP:
+            self.skip += 1
+        elif tag == "figcaption":
+            self.caption = []
+        elif tag == "br":
+            self._emit("\n")
+        elif tag in BLOCK:
+            self._emit("\n\n")
+        elif tag in ("td", "th"):
+            self._emit(" ")
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        if tag == "br":
+            self._emit("\n")
+        elif tag in BLOCK:
+            self._emit("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag == "figcaption" and self.caption is not None:
+            text = _SPACES.sub(" ", " ".join(self.caption)).strip()
+            if text:
+                self.captions.append(text)
+            self.caption = None
+        elif tag in BLOCK:
+            self._emit("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        if self.caption is not None:
+            self.caption.append(data)
+        else:
+            self.parts.append(data)
+
+    def _emit(self, text: str) -> None:
+        if not self.skip and self.caption is None:
+            self.parts.append(text)
+
+
+def _tidy(raw: str) -> str:
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", raw):
+        lines = [_SPACES.sub(" ", line).strip() for line in block.split("\n")]
+        text = "\n".join(line for line in lines if line)
+        if text:
+            paragraphs.append(text)
+    return "\n\n".join(paragraphs)
+
+
+def html_to_text(html: str) -> HtmlText:
+    """Clean text of an HTML fragment: paragraphs separated by a blank line, captions apart."""
+    if not _TAGLIKE.search(html) and "&" not in html:
+        return HtmlText(_tidy(html))
+    parser = _TextExtractor()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # noqa: BLE001 - keep what was read from broken markup
+        pass
+    return HtmlText(_tidy("".join(parser.parts)), parser.captions)
+
+
+def one_line(text: str) -> str:
+    """Collapse all whitespace: for titles and other single-line fields."""
+    return " ".join(text.split())

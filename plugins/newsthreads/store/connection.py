@@ -1,0 +1,104 @@
+"""One resolver for the news database, used by the CLI, the DAGs, the UI and the tests.
+
+Order: ``NEWS_DATABASE_URL``; else the Airflow connection ``news_db`` (``AIRFLOW_CONN_NEWS_DB``
+as a URI or JSON, or the Airflow secrets backend when running inside a task); else an embedded
+PostgreSQL (the ``pgserver`` wheel) with its data under ``.data/pg``, which keeps running after
+the process ends so that psql and the next command find the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+
+from newsthreads.errors import DatabaseError
+from newsthreads.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DBNAME = "newsthreads"
+_PASSWORD_RE = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by ***, safe to log."""
+    masked = _PASSWORD_RE.sub(r"\1***\3", dsn)
+    return re.sub(r"(password=)\S+", r"\1***", masked)
+
+
+def _normalise_scheme(uri: str) -> str:
+    """Airflow URIs say postgres:// or postgresql+psycopg://; libpq wants postgresql://."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("postgres", "postgresql+psycopg", "postgresql+psycopg2", "postgresql"):
+        return urlunsplit(("postgresql", *parts[1:]))
+    raise DatabaseError(f"unsupported database URI scheme {parts.scheme!r} in {mask_dsn(uri)}")
+
+
+def _from_airflow_json(text: str) -> str:
+    conn = json.loads(text)
+    user = quote(conn.get("login") or "", safe="")
+    password = conn.get("password")
+    auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+    host = conn.get("host") or "localhost"
+    port = f":{conn['port']}" if conn.get("port") else ""
+    schema = conn.get("schema") or ""
+    return f"postgresql://{auth}{host}{port}/{schema}"
+
+
+def _airflow_connection() -> str | None:
+    raw = os.environ.get("AIRFLOW_CONN_NEWS_DB")
+    if raw:
+        raw = raw.strip()
+        return _from_airflow_json(raw) if raw.startswith("{") else _normalise_scheme(raw)
+    if not os.environ.get("AIRFLOW_CTX_DAG_ID"):
+        return None  # not inside an Airflow task: no secrets backend to ask
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection("news_db")
+    except Exception as exc:  # noqa: BLE001 - absence of the connection is a normal outcome
+        log.debug("no Airflow connection news_db: %s", exc)
+        return None
+    return _normalise_scheme(conn.get_uri())
+
+
+def embedded_dsn() -> str:
+    """Start (or attach to) the embedded PostgreSQL under .data/pg and return its DSN."""
+    import pgserver
+
+    pgdata = data_dir() / "pg"
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+    except Exception as exc:
+        raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
+    admin = server.get_uri()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DBNAME,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{EMBEDDED_DBNAME}"')
+    return server.get_uri(EMBEDDED_DBNAME)
+
+
+def resolve_dsn() -> str:
+    """The news database DSN by the documented order of precedence."""
+    url = os.environ.get("NEWS_DATABASE_URL")
+    if url:
+        return _normalise_scheme(url.strip())
+    return _airflow_connection() or embedded_dsn()
+
+
+def connect(dsn: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
+    """A psycopg connection to the news database; errors name the (masked) server."""
+    dsn = dsn or resolve_dsn()
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, application_name="newsthreads")
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"cannot connect to {mask_dsn(dsn)}: {mask_dsn(reason)}") from exc

@@ -1,0 +1,92 @@
+"""The run log: what each run read, stored, skipped, and why (``ingest_runs``, ``ingest_errors``).
+
+Errors are written on their own short transactions in autocommit-free code paths too: the
+caller commits them with its batch, so a crash loses neither the articles nor their errors
+without the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+RAW_CAP = 1_000_000  # bytes of raw input kept per error row; the rest stays at the source
+
+
+@dataclass
+class RunCounts:
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    warnings: int = 0
+
+    def add(self, other: RunCounts) -> None:
+        for key, value in asdict(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def start_run(conn: psycopg.Connection, kind: str, params: dict[str, Any]) -> int:
+    row = conn.execute(
+        "INSERT INTO ingest_runs (kind, params) VALUES (%s, %s) RETURNING id",
+        (kind, Jsonb(params)),
+    ).fetchone()
+    conn.commit()
+    assert row is not None
+    return int(row[0])
+
+
+def record_error(
+    conn: psycopg.Connection,
+    run_id: int | None,
+    *,
+    input: str,
+    reason: str,
+    severity: str = "error",
+    line: int | None = None,
+    item_key: str | None = None,
+    raw: bytes | None = None,
+) -> None:
+    """Record one failed or doubtful input; raw bytes are kept (capped) so it can be replayed."""
+    truncated = raw is not None and len(raw) > RAW_CAP
+    conn.execute(
+        "INSERT INTO ingest_errors (run_id, severity, input, line, item_key, reason, raw,"
+        " raw_truncated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (run_id, severity, input, line, item_key, reason,
+         raw[:RAW_CAP] if raw is not None else None, truncated),
+    )
+
+
+def finish_run(
+    conn: psycopg.Connection, run_id: int, counts: RunCounts, status: str | None = None
+) -> str:
+    """Close the run with its counts; status defaults to ok, or partial when anything failed."""
+    status = status or ("partial" if counts.failed else "ok")
+    conn.execute(
+        "UPDATE ingest_runs SET finished_at = now(), status = %s, items_read = %s,"
+        " items_new = %s, items_updated = %s, items_unchanged = %s, items_failed = %s,"
+        " duplicates = %s, warnings = %s WHERE id = %s",
+        (status, counts.read, counts.new, counts.updated, counts.unchanged, counts.failed,
+         counts.duplicates, counts.warnings, run_id),
+    )
+    conn.commit()
+    return status
+
+
+def run_errors(conn: psycopg.Connection, run_id: int) -> list[dict[str, Any]]:
+    """The error and warning rows of one run, oldest first (for summaries and tests)."""
+    cur = conn.execute(
+        "SELECT severity, input, line, item_key, reason, raw IS NOT NULL AS has_raw"
+        " FROM ingest_errors WHERE run_id = %s ORDER BY id",
+        (run_id,),
+    )
+    names = [c.name for c in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

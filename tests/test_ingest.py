@@ -1,0 +1,187 @@
+"""Ingest into a real PostgreSQL: idempotent reruns, versions on edit, bad input recorded."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+from newsthreads.pipeline import ingest_files, ingest_jsonl
+
+
+def one(conn, sql, *args):
+    return conn.execute(sql, args).fetchone()
+
+
+def errors_of(conn, run_id):
+    return conn.execute(
+        "SELECT severity, input, line, reason, raw IS NOT NULL FROM ingest_errors"
+        " WHERE run_id = %s ORDER BY id", (run_id,)).fetchall()
+
+
+def test_seeds_stored_with_month_precision_and_no_invented_day(conn, seeds_copy):
+    result = ingest_files(conn, [seeds_copy])
+    assert result.counts.new == 5 and result.counts.failed == 0 and result.status == "ok"
+    rows = conn.execute(
+        "SELECT source, source_key, published_at, published_end, published_precision,"
+        " published_source, published_raw, language FROM articles ORDER BY source_key").fetchall()
+    assert [r[1][:3] for r in rows] == ["000", "001", "002", "003", "004"]
+    assert {r[0] for r in rows} == {"seeds"}
+    dated = [r for r in rows if r[1] != "001_37df00bc9c246e76.txt"]
+    for r in dated:
+        assert r[4] == "month" and r[5] == "text" and r[6] == "2019-04"
+        # [2019-04-01, 2019-05-01) in Oslo time, i.e. starting 2019-03-31T22:00Z
+        assert r[2].isoformat() == "2019-03-31T22:00:00+00:00"
+        assert r[3].isoformat() == "2019-04-30T22:00:00+00:00"
+    undated = next(r for r in rows if r[1] == "001_37df00bc9c246e76.txt")
+    assert undated[2] is None and undated[4] is None
+    assert {r[7] for r in rows} == {"nb"}
+    row = one(conn, "SELECT agency, kicker, title, credits FROM articles"
+                    " WHERE source_key LIKE '001%%'")
+    assert row == ("NTB", "Krig og konflikter", "Putin og Kim innleder møtet i Vladivostok",
+                   ["©NTB"])
+
+
+def test_rerun_adds_nothing_and_changes_nothing(conn, seeds_copy):
+    ingest_files(conn, [seeds_copy])
+    before = conn.execute("SELECT id, content_hash, version, updated_at FROM articles"
+                          " ORDER BY id").fetchall()
+    again = ingest_files(conn, [seeds_copy])
+    assert again.counts.new == 0 and again.counts.unchanged == 5 and again.counts.updated == 0
+    after = conn.execute("SELECT id, content_hash, version, updated_at FROM articles"
+                         " ORDER BY id").fetchall()
+    assert before == after
+    assert one(conn, "SELECT count(*) FROM article_versions") == (0,)
+
+
+def test_edited_file_becomes_a_new_version_not_a_new_article(conn, seeds_copy):
+    ingest_files(conn, [seeds_copy])
+    path = next(seeds_copy.glob("002_*.txt"))
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original.replace("Sikkerhetsgarantier", "Krav om garantier"),
+                    encoding="utf-8")
+    result = ingest_files(conn, [seeds_copy])
+    assert result.counts.updated == 1 and result.counts.new == 0 and result.counts.unchanged == 4
+    assert one(conn, "SELECT count(*) FROM articles") == (5,)
+    version, body = one(conn, "SELECT version, body FROM articles WHERE source_key = %s",
+                        path.name)
+    assert version == 2 and "Krav om garantier" in body
+    old = one(conn, "SELECT version, body FROM article_versions")
+    assert old[0] == 1 and "Sikkerhetsgarantier" in old[1]
+
+
+def test_full_text_search_in_norwegian(conn, seeds_copy):
+    ingest_files(conn, [seeds_copy])
+    hits = conn.execute(
+        "SELECT source_key FROM articles WHERE search @@ websearch_to_tsquery('norwegian', %s)"
+        " ORDER BY source_key", ("sanksjonene",)).fetchall()
+    assert len(hits) >= 3  # stemming: 'sanksjoner', 'sanksjonene' ...
+
+
+def test_bad_files_recorded_and_the_rest_stored(conn, tmp_path, seeds_copy, monkeypatch):
+    import newsthreads.sources.files as files
+
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1_000_000)
+    drop = seeds_copy
+    (drop / "empty.txt").write_bytes(b"")
+    (drop / "binary.txt").write_bytes(gzip.compress(b"x" * 1000) + b"\x00\x01\x02")
+    (drop / "latin1.txt").write_bytes(
+        " date 2019-04 utenriks\n\nKim og Putin møttes i Vladivostok på torsdag.\n\n"
+        "Det var første gang de to lederne møttes.\n".encode("cp1252"))
+    (drop / "nobody.txt").write_text(" date 2019-04 utenriks\n\n\n", encoding="utf-8")
+    (drop / "huge.txt").write_bytes(b"a " * 600_000)
+    (drop / "month13.txt").write_text(" date 2019-13\n\nEn sak med en umulig dato.\n",
+                                      encoding="utf-8")
+    (drop / "future.txt").write_text(" date 2090-01-05\n\nEn sak fra fremtiden.\n",
+                                     encoding="utf-8")
+    result = ingest_files(conn, [drop])
+    c = result.counts
+    assert c.new == 5 + 3  # seeds + latin1 + month13 + future
+    assert c.failed == 4  # empty, binary, nobody, huge
+    errors = errors_of(conn, result.run_id)
+    by_file = {Path(e[1]).name: e for e in errors}
+    assert by_file["empty.txt"][0] == "error" and "empty" in by_file["empty.txt"][3]
+    assert "binary" in by_file["binary.txt"][3] and by_file["binary.txt"][4]
+    assert "no body" in by_file["nobody.txt"][3]
+    assert "MB" in by_file["huge.txt"][3] and "limit" in by_file["huge.txt"][3]
+    assert by_file["latin1.txt"][0] == "warning" and "Windows-1252" in by_file["latin1.txt"][3]
+    assert by_file["month13.txt"][0] == "warning" and "2019-13" in by_file["month13.txt"][3]
+    assert by_file["future.txt"][0] == "warning" and "2090" in by_file["future.txt"][3]
+    body = one(conn, "SELECT body FROM articles WHERE source_key = 'latin1.txt'")[0]
+    assert "møttes" in body
+    row = one(conn, "SELECT published_at, published_raw, published_note FROM articles"
+                    " WHERE source_key = 'month13.txt'")
+    assert row[0] is None and row[1] == "2019-13" and "2019-13" in row[2]
+    row = one(conn, "SELECT published_at, published_raw, published_note FROM articles"
+                    " WHERE source_key = 'future.txt'")
+    assert row[0] is None and row[1] == "2090-01-05" and row[2]
+    status = one(conn, "SELECT status, items_failed, items_new FROM ingest_runs WHERE id = %s",
+                 result.run_id)
+    assert status == ("partial", 4, 8)
+
+
+def test_missing_path_is_recorded(conn, tmp_path):
+    result = ingest_files(conn, [tmp_path / "nope"])
+    assert result.counts.failed == 1
+    assert "no such file" in errors_of(conn, result.run_id)[0][3]
+
+
+def test_jsonl_good_and_bad_lines(conn, tmp_path):
+    lines = [
+        {"id": "a1", "title": "Summit ends", "text": "The leaders met in Vladivostok on Thursday"
+         " and talked for two hours.", "published": "2019-04-25T06:10:00+02:00", "lang": "en",
+         "source": "wire", "url": "https://example.com/a1"},
+        "this is not json",
+        {"id": "a2", "title": None},
+        {"id": 3, "text": "Putin og Kim møttes i Vladivostok torsdag for første gang.",
+         "published": "25. april 2019", "source": "wire"},
+        {"id": "a4", "text": "A month date only, never a day.", "published": "2019-04"},
+        [1, 2],
+    ]
+    path = tmp_path / "archive.jsonl"
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n",
+                    encoding="utf-8")
+    result = ingest_jsonl(conn, [path])
+    assert result.counts.new == 3 and result.counts.failed == 3
+    errors = errors_of(conn, result.run_id)
+    assert [(e[2], e[0]) for e in errors] == [(2, "error"), (3, "error"), (6, "error")]
+    assert "not JSON" in errors[0][3] and "text" in errors[1][3] and all(e[4] for e in errors)
+    rows = {r[0]: r[1:] for r in conn.execute(
+        "SELECT source_key, source, published_precision, published_at, language FROM articles")}
+    assert rows["a1"][0] == "wire" and rows["a1"][1] == "second"
+    assert rows["a1"][2].isoformat() == "2019-04-25T04:10:00+00:00" and rows["a1"][3] == "en"
+    assert rows["3"][1] == "day" and rows["3"][3] == "nb"
+    assert rows["a4"][0] == "archive" and rows["a4"][1] == "month"
+
+
+def test_concurrent_ingests_of_the_same_folder_make_no_duplicates(db_url, clean_db, seeds_copy):
+    results: list = []
+    failures: list = []
+
+    def run() -> None:
+        try:
+            with psycopg.connect(db_url) as c:
+                results.append(ingest_files(c, [seeds_copy]))
+        except Exception as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures
+    with psycopg.connect(db_url) as c:
+        assert one(c, "SELECT count(*) FROM articles") == (5,)
+    assert sum(r.counts.new for r in results) == 5
+    assert sum(r.counts.unchanged for r in results) == 10
+
+
+@pytest.mark.parametrize("nul_text", ["Tekst med \x00 NUL-tegn i seg.\n\nOg et avsnitt til."])
+def test_nul_characters_do_not_break_the_store(conn, tmp_path, nul_text):
+    (tmp_path / "nul.jsonl").write_text(json.dumps({"id": "n", "text": nul_text}) + "\n")
+    result = ingest_jsonl(conn, [tmp_path / "nul.jsonl"])
+    assert result.counts.new == 1

@@ -1,0 +1,65 @@
+"""Migrations: applied once, twice is a no-op, concurrent runners are safe, edits refused."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+
+import psycopg
+import pytest
+from newsthreads.errors import DatabaseError
+from newsthreads.paths import sql_dir
+from newsthreads.store.migrate import discover, migrate
+
+
+@pytest.fixture
+def empty_db(admin_url):
+    name = f"newsthreads_mig_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migrate_twice_is_a_no_op(empty_db):
+    with psycopg.connect(empty_db) as conn:
+        first = migrate(conn)
+        assert first == [m.name for m in discover()]
+        assert migrate(conn) == []
+        count = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+        assert count == len(first)
+
+
+def test_concurrent_migrations_apply_each_file_once(empty_db):
+    applied: list[list[str]] = []
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            with psycopg.connect(empty_db) as conn:
+                applied.append(migrate(conn))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert sorted(len(a) for a in applied)[:-1] == [0, 0, 0]
+    assert sorted(sum(applied, [])) == sorted(m.name for m in discover())
+
+
+def test_edited_migration_is_refused(empty_db, tmp_path):
+    for path in sql_dir().glob("*.sql"):
+        shutil.copy(path, tmp_path / path.name)
+    with psycopg.connect(empty_db) as conn:
+        migrate(conn, tmp_path)
+        first = sorted(tmp_path.glob("*.sql"))[0]
+        first.write_text(first.read_text() + "\n-- edited\n")
+        with pytest.raises(DatabaseError, match="changed after it was applied"):
+            migrate(conn, tmp_path)
