@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -42,42 +44,77 @@ def _admin_url() -> tuple[str, object | None]:
     return server.get_uri(), server
 
 
-def _with_db(url: str, dbname: str) -> str:
+def _with_db(url: str, dbname: str, scheme: str | None = None) -> str:
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{dbname}", parts.query, parts.fragment))
+    return urlunsplit((scheme or parts.scheme, parts.netloc, f"/{dbname}", parts.query,
+                       parts.fragment))
+
+
+# Decided at import, before any test module imports Airflow (which reads its config once).
+ADMIN_URL, _EMBEDDED = _admin_url()
+SESSION_DB = f"newsthreads_test_{uuid.uuid4().hex[:10]}"
+AIRFLOW_DB = f"{SESSION_DB}_airflow"
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="newsthreads-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _with_db(ADMIN_URL, AIRFLOW_DB, "postgresql+psycopg"),
+    "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+})
+
+
+def _drop(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
 def admin_url() -> Iterator[str]:
-    url, server = _admin_url()
-    yield url
-    if server is not None:
-        server.cleanup()  # type: ignore[attr-defined]
+    yield ADMIN_URL
 
 
 @pytest.fixture(scope="session")
 def db_url(admin_url: str) -> Iterator[str]:
     """A fresh, migrated database for this test session; dropped at the end."""
-    name = f"newsthreads_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_db(admin_url, name)
+        admin.execute(f'CREATE DATABASE "{SESSION_DB}"')
+    url = _with_db(admin_url, SESSION_DB)
     with psycopg.connect(url) as conn:
         migrate(conn)
     previous = os.environ.get("NEWS_DATABASE_URL")
     os.environ["NEWS_DATABASE_URL"] = url
+    os.environ["AIRFLOW_CONN_NEWS_DB"] = url
     yield url
     if previous is None:
         os.environ.pop("NEWS_DATABASE_URL", None)
     else:
         os.environ["NEWS_DATABASE_URL"] = previous
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    _drop(SESSION_DB)
+
+
+@pytest.fixture(scope="session")
+def airflow_db(db_url: str) -> Iterator[str]:
+    """Airflow's metadata database for this session (migrated once), beside the news one."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{AIRFLOW_DB}"')
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+                   stdout=subprocess.DEVNULL, env=os.environ.copy())
+    yield os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    try:
+        from airflow.settings import dispose_orm
+
+        dispose_orm()
+    except Exception:  # noqa: BLE001 - best effort before the drop, which forces anyway
+        pass
+    _drop(AIRFLOW_DB)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
+    if _EMBEDDED is not None:
+        _EMBEDDED.cleanup()  # type: ignore[attr-defined]
 
 
 def truncate_all(url: str) -> None:

@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+from newsthreads.errors import NewsthreadsError
+
 COMMAND_MODULES = ("core", "stories", "feeds")
 
 
@@ -40,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except NewsthreadsError as exc:
+        print(f"newsthreads: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from typing import Any
 
 from newsthreads.paths import REPO_ROOT
@@ -56,6 +57,8 @@ def _feed_demo() -> Any | None:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # third-party noise
+    warnings.filterwarnings("ignore", module="platformdirs")
     started = time.monotonic()
     dsn = resolve_dsn()
     print(f"news database: {mask_dsn(dsn)}")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from newsthreads.pipeline import IngestResult, ingest_files, ingest_jsonl
 from newsthreads.store.connection import connect, mask_dsn, resolve_dsn
@@ -64,15 +66,25 @@ def cmd_ingest_jsonl(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_span(first: datetime | None, end: datetime | None) -> str:
+    """First and last day of a thread in the display zone (NEWS_DISPLAY_TZ, default Oslo).
+
+    The stored end is exclusive, so the last day is the one just before it: April 2019 is
+    [2019-04-01, 2019-05-01) and shows as 2019-04-01 – 2019-04-30.
+    """
+    if first is None:
+        return "undated"
+    zone = ZoneInfo(os.environ.get("NEWS_DISPLAY_TZ", "Europe/Oslo"))
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date().isoformat() if end else "?"
+    return f"{first.astimezone(zone).date().isoformat()} – {last}"
+
+
 def format_threads(rows: list[dict[str, Any]]) -> str:
     """A plain table; the label is cut to keep one line per thread."""
     header = ("thread", "label", "first – last", "articles", "sources")
     lines = []
     for r in rows:
-        first = r["first_published"]
-        end = r["last_published_end"]
-        last = (end - timedelta(microseconds=1)).date().isoformat() if end else "?"
-        span = f"{first.date().isoformat()} – {last}" if first else "undated"
+        span = format_span(r["first_published"], r["last_published_end"])
         label = r["label"] if len(r["label"]) <= 70 else r["label"][:69] + "…"
         lines.append((str(r["thread_id"]), label, span, str(r["article_count"]),
                       str(r["source_count"])))

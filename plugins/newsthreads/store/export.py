@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -34,10 +33,3 @@ def export_assignments(conn: psycopg.Connection) -> list[dict[str, Any]]:
         " ORDER BY a.source, a.source_key"
     )
     return _rows(cur)
-
-
-def span_text(start: datetime | None, end: datetime | None) -> str:
-    if start is None:
-        return "undated"
-    last = end.date().isoformat() if end else "?"
-    return f"{start.date().isoformat()} – {last}"
