@@ -1,0 +1,315 @@
+"""Every SQL statement about story threads and the state threading keeps between runs.
+
+``stories.service`` calls these with an open psycopg connection inside its transaction
+(thread listing and export for the CLI live in ``store.export``). Statements are
+parameterised; arrays travel as arrays, never as SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+# pg_advisory_xact_lock key for "story clustering is writing": 'nthr' as an integer.
+CLUSTER_LOCK_KEY = 0x6E746872
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """The columns of ``articles`` that threading reads."""
+
+    id: int
+    source: str
+    source_key: str
+    title: str | None
+    lead: str | None
+    body: str
+    language: str | None
+    published_at: datetime | None
+    published_end: datetime | None
+    published_precision: str | None
+    published_source: str | None
+    agency: str | None
+    kicker: str | None
+
+
+_ARTICLE_COLUMNS = ("a.id, a.source, a.source_key, a.title, a.lead, a.body, a.language, "
+                    "a.published_at, a.published_end, a.published_precision, "
+                    "a.published_source, a.agency, a.kicker")
+
+# Publication order; undated and imputed dates last, then by id: the same order in every run.
+_ORDER = ("ORDER BY (a.published_at IS NULL OR a.published_source = 'imputed'), "
+          "a.published_at, a.published_end, a.id")
+
+
+def lock_clustering(conn: psycopg.Connection) -> None:
+    """Serialise clustering runs until the current transaction ends."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (CLUSTER_LOCK_KEY,))
+
+
+def pending_articles(conn: psycopg.Connection, limit: int) -> list[ArticleRow]:
+    """Articles not in any thread yet, in publication order (undated last)."""
+    sql = (f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
+           "WHERE NOT EXISTS (SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) "
+           f"{_ORDER} LIMIT %s")
+    with conn.cursor() as cur:
+        cur.execute(sql, (limit,))  # type: ignore[arg-type]
+        return [ArticleRow(*row) for row in cur.fetchall()]
+
+
+def window_articles(conn: psycopg.Connection, start: datetime, end: datetime) -> list[ArticleRow]:
+    """Articles a rethread of [start, end) re-clusters: dated ones inside the window, and the
+    undated/imputed members of threads that have a dated member inside it."""
+    sql = (f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
+           "WHERE (a.published_at >= %(s)s AND a.published_at < %(e)s "
+           "       AND a.published_source IS DISTINCT FROM 'imputed') "
+           "   OR ((a.published_at IS NULL OR a.published_source = 'imputed') AND EXISTS ("
+           "       SELECT 1 FROM thread_articles ta JOIN thread_articles tb "
+           "         ON tb.thread_id = ta.thread_id JOIN articles b ON b.id = tb.article_id "
+           "       WHERE ta.article_id = a.id AND b.published_at >= %(s)s "
+           "         AND b.published_at < %(e)s "
+           "         AND b.published_source IS DISTINCT FROM 'imputed')) "
+           f"{_ORDER}")
+    with conn.cursor() as cur:
+        cur.execute(sql, {"s": start, "e": end})  # type: ignore[arg-type]
+        return [ArticleRow(*row) for row in cur.fetchall()]
+
+
+# -- state ------------------------------------------------------------------------------------
+
+def read_counters(conn: psycopg.Connection) -> tuple[int, int, datetime | None]:
+    """(n_docs, seq, hwm) of the stream."""
+    row = conn.execute("SELECT n_docs, seq, hwm FROM thread_state WHERE id = 1").fetchone()
+    if row is None:
+        return 0, 0, None
+    return int(row[0]), int(row[1]), row[2]
+
+
+def write_counters(conn: psycopg.Connection, n_docs: int, seq: int,
+                   hwm: datetime | None) -> None:
+    conn.execute(
+        "INSERT INTO thread_state (id, n_docs, seq, hwm, updated_at) "
+        "VALUES (1, %s, %s, %s, now()) ON CONFLICT (id) DO UPDATE SET "
+        "n_docs = EXCLUDED.n_docs, seq = EXCLUDED.seq, hwm = EXCLUDED.hwm, updated_at = now()",
+        (n_docs, seq, hwm))
+
+
+def read_df(conn: psycopg.Connection, terms: Sequence[str]) -> dict[str, int]:
+    if not terms:
+        return {}
+    rows = conn.execute("SELECT term, df FROM thread_term_df WHERE term = ANY(%s)",
+                        (list(terms),)).fetchall()
+    return {t: int(df) for t, df in rows}
+
+
+def add_df(conn: psycopg.Connection, increments: dict[str, int]) -> None:
+    """Add document-frequency increments (one statement, sorted to avoid lock-order trouble)."""
+    if not increments:
+        return
+    terms = sorted(increments)
+    conn.execute(
+        "INSERT INTO thread_term_df (term, df) SELECT * FROM unnest(%s::text[], %s::int[]) "
+        "ON CONFLICT (term) DO UPDATE SET df = thread_term_df.df + EXCLUDED.df",
+        (terms, [increments[t] for t in terms]))
+
+
+def allocate_thread_ids(conn: psycopg.Connection, n: int) -> list[int]:
+    rows = conn.execute("SELECT nextval(pg_get_serial_sequence('threads', 'id')) "
+                        "FROM generate_series(1, %s)", (n,)).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+_VECTOR_COLUMNS = ("thread_id, created_seq, last_seq, n, first_at, last_end, text_tf, ents_tf, "
+                   "display, keys, norm_text, norm_ents, norm_epoch, title, title_terms")
+
+
+def active_thread_rows(conn: psycopg.Connection, since: datetime | None,
+                       min_seq: int) -> list[dict[str, Any]]:
+    """Thread states still active: span ending after ``since`` or touched after ``min_seq``."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {_VECTOR_COLUMNS} FROM thread_vectors "
+                    "WHERE last_seq > %s OR (%s::timestamptz IS NOT NULL AND last_end >= %s) "
+                    "ORDER BY created_seq", (min_seq, since, since))
+        return cur.fetchall()
+
+
+def thread_rows(conn: psycopg.Connection, thread_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Saved states of the given threads, in creation order."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {_VECTOR_COLUMNS} FROM thread_vectors "
+                    "WHERE thread_id = ANY(%s) ORDER BY created_seq", (list(thread_ids),))
+        return cur.fetchall()
+
+
+def late_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime, keys: list[str],
+                     exclude: Iterable[int]) -> list[dict[str, Any]]:
+    """Dated threads whose span comes within [lo, hi) and that share an index key: what a
+    late article may join. Uses the GIN index on ``keys`` (an inverted index), no scan."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {_VECTOR_COLUMNS} FROM thread_vectors "
+                    "WHERE keys && %s::text[] AND last_end >= %s AND first_at <= %s "
+                    "AND NOT (thread_id = ANY(%s)) ORDER BY created_seq",
+                    (keys, lo, hi, sorted(exclude)))
+        return cur.fetchall()
+
+
+def member_signatures(conn: psycopg.Connection,
+                      thread_ids: Sequence[int]) -> list[tuple[int, int, bytes, int, int | None]]:
+    """(thread_id, article_id, minhash, shingles, duplicate_of) of the threads' members, in
+    processing order."""
+    if not thread_ids:
+        return []
+    rows = conn.execute(
+        "SELECT ta.thread_id, s.article_id, s.minhash, s.shingles, ta.duplicate_of "
+        "FROM thread_articles ta JOIN article_signatures s ON s.article_id = ta.article_id "
+        "WHERE ta.thread_id = ANY(%s) AND s.minhash IS NOT NULL ORDER BY s.seq",
+        (list(thread_ids),)).fetchall()
+    return [(int(t), int(a), bytes(m), int(n), d) for t, a, m, n, d in rows]
+
+
+def save_threads(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert thread rows (label, span) and their vectors."""
+    if not rows:
+        return
+    rows = sorted(rows, key=lambda r: r["thread_id"])
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO threads (id, label, first_at, last_end, updated_at) "
+            "VALUES (%(thread_id)s, %(label)s, %(first_at)s, %(last_end)s, now()) "
+            "ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, "
+            "first_at = EXCLUDED.first_at, last_end = EXCLUDED.last_end, updated_at = now()",
+            rows)
+        cur.executemany(
+            f"INSERT INTO thread_vectors ({_VECTOR_COLUMNS}) VALUES ("
+            "%(thread_id)s, %(created_seq)s, %(last_seq)s, %(n)s, %(first_at)s, %(last_end)s, "
+            "%(text_tf)s, %(ents_tf)s, %(display)s, %(keys)s, %(norm_text)s, %(norm_ents)s, "
+            "%(norm_epoch)s, %(title)s, %(title_terms)s) ON CONFLICT (thread_id) DO UPDATE SET "
+            "last_seq = EXCLUDED.last_seq, n = EXCLUDED.n, first_at = EXCLUDED.first_at, "
+            "last_end = EXCLUDED.last_end, text_tf = EXCLUDED.text_tf, "
+            "ents_tf = EXCLUDED.ents_tf, display = EXCLUDED.display, keys = EXCLUDED.keys, "
+            "norm_text = EXCLUDED.norm_text, norm_ents = EXCLUDED.norm_ents, "
+            "norm_epoch = EXCLUDED.norm_epoch, title = EXCLUDED.title, "
+            "title_terms = EXCLUDED.title_terms",
+            [{**r, "text_tf": Jsonb(r["text_tf"]), "ents_tf": Jsonb(r["ents_tf"]),
+              "display": Jsonb(r["display"])} for r in rows])
+
+
+def save_assignments(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
+    """Write thread_articles and article_signatures rows for newly threaded articles."""
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO thread_articles (article_id, thread_id, score, duplicate_of, run_id) "
+            "VALUES (%(article_id)s, %(thread_id)s, %(score)s, %(duplicate_of)s, %(run_id)s)",
+            rows)
+        cur.executemany(
+            "INSERT INTO article_signatures (article_id, seq, minhash, shingles) "
+            "VALUES (%(article_id)s, %(seq)s, %(minhash)s, %(shingles)s) "
+            "ON CONFLICT (article_id) DO UPDATE SET seq = EXCLUDED.seq, "
+            "minhash = EXCLUDED.minhash, shingles = EXCLUDED.shingles",
+            rows)
+
+
+def counted_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> set[int]:
+    """Which of these articles are already counted in the document frequencies."""
+    rows = conn.execute("SELECT article_id FROM article_signatures WHERE article_id = ANY(%s)",
+                        (list(article_ids),)).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def impute_dates(conn: psycopg.Connection, thread_ids: Sequence[int] | None = None) -> int:
+    """Give undated members of threads (all threads when ``thread_ids`` is None) the span of
+    their thread's dated members, marked 'imputed' with a note naming the thread. Returns the
+    number of articles whose date was set or changed."""
+    sql = """
+        UPDATE articles a
+        SET published_at = t.first_at,
+            published_end = t.last_end,
+            published_precision = CASE
+                WHEN t.last_end - t.first_at <= interval '1 day' THEN 'day'
+                WHEN t.last_end - t.first_at <= interval '31 days' THEN 'month'
+                ELSE 'year' END,
+            published_source = 'imputed',
+            published_note = 'imputed from story thread ' || t.thread_id
+                || ' (span of its dated articles)'
+        FROM thread_articles ta JOIN thread_vectors t ON t.thread_id = ta.thread_id
+        WHERE ta.article_id = a.id
+          AND t.first_at IS NOT NULL
+          AND (a.published_at IS NULL OR a.published_source = 'imputed')
+          AND (a.published_at IS DISTINCT FROM t.first_at
+               OR a.published_end IS DISTINCT FROM t.last_end)
+          AND (%(all)s OR ta.thread_id = ANY(%(ids)s))
+    """
+    cur = conn.execute(sql, {"all": thread_ids is None, "ids": list(thread_ids or [])})
+    return cur.rowcount
+
+
+def impute_missing(conn: psycopg.Connection) -> int:
+    """Repair pass: threaded articles that lost their date (an edit re-ingested them without
+    one) get their thread's span again. Found through the index on ``published_at``."""
+    sql = """
+        UPDATE articles a
+        SET published_at = t.first_at,
+            published_end = t.last_end,
+            published_precision = CASE
+                WHEN t.last_end - t.first_at <= interval '1 day' THEN 'day'
+                WHEN t.last_end - t.first_at <= interval '31 days' THEN 'month'
+                ELSE 'year' END,
+            published_source = 'imputed',
+            published_note = 'imputed from story thread ' || t.thread_id
+                || ' (span of its dated articles)'
+        FROM thread_articles ta JOIN thread_vectors t ON t.thread_id = ta.thread_id
+        WHERE ta.article_id = a.id AND a.published_at IS NULL AND t.first_at IS NOT NULL
+    """
+    return conn.execute(sql).rowcount
+
+
+def clear_assignments(conn: psycopg.Connection, article_ids: Sequence[int]) -> list[int]:
+    """Take articles out of their threads (for a rethread); returns the threads they left."""
+    rows = conn.execute("DELETE FROM thread_articles WHERE article_id = ANY(%s) "
+                        "RETURNING thread_id", (list(article_ids),)).fetchall()
+    return sorted({int(r[0]) for r in rows})
+
+
+def delete_empty_threads(conn: psycopg.Connection, thread_ids: Sequence[int]) -> list[int]:
+    rows = conn.execute(
+        "DELETE FROM threads t WHERE t.id = ANY(%s) AND NOT EXISTS ("
+        "SELECT 1 FROM thread_articles ta WHERE ta.thread_id = t.id) RETURNING id",
+        (list(thread_ids),)).fetchall()
+    return sorted(int(r[0]) for r in rows)
+
+
+def thread_member_rows(conn: psycopg.Connection, thread_id: int) -> list[ArticleRow]:
+    """A thread's members in processing order (to rebuild its state after a rethread)."""
+    sql = (f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN thread_articles ta "
+           "ON ta.article_id = a.id LEFT JOIN article_signatures s ON s.article_id = a.id "
+           "WHERE ta.thread_id = %s ORDER BY s.seq NULLS LAST, a.id")
+    with conn.cursor() as cur:
+        cur.execute(sql, (thread_id,))  # type: ignore[arg-type]
+        return [ArticleRow(*row) for row in cur.fetchall()]
+
+
+def thread_assignment_rows(conn: psycopg.Connection,
+                           article_ids: Sequence[int]) -> list[tuple[int, int, int | None]]:
+    """(article_id, thread_id, duplicate_of) for the given articles."""
+    rows = conn.execute("SELECT article_id, thread_id, duplicate_of FROM thread_articles "
+                        "WHERE article_id = ANY(%s) ORDER BY article_id",
+                        (list(article_ids),)).fetchall()
+    return [(int(a), int(t), d) for a, t, d in rows]
+
+
+# -- reads for the CLI and the UI ----------------------------------------------------------------
+
+def thread_members(conn: psycopg.Connection, thread_id: int) -> list[dict[str, Any]]:
+    """The articles of one thread (rows of ``thread_articles_v``) in date order."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("SELECT * FROM thread_articles_v WHERE thread_id = %s "
+                    "ORDER BY published_at NULLS LAST, article_id", (thread_id,))
+        return cur.fetchall()

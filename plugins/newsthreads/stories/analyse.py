@@ -1,0 +1,193 @@
+"""Turn an article's text into the features threading compares: stems, entities, shingles.
+
+Per-language analysis (Snowball stemmer + stopwords) makes "møtet"/"møtene" one term; entities
+(capitalised sequences, folded to ASCII, genitive ``s`` dropped) are kept language-neutral so
+that "Putins" in Norwegian and "Putin's" in English meet; word shingles feed near-duplicate
+detection. Everything here is a pure function of the text: rethreading the same input gives the
+same features, which determinism and restart-equivalence rest on.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+
+from newsthreads.stories.stopwords import ANY_STOPWORD, STOPWORDS
+
+# ISO 639-1 → Snowball algorithm. Languages without one fall back to prefix truncation.
+SNOWBALL = {
+    "nb": "norwegian", "nn": "norwegian", "no": "norwegian", "en": "english",
+    "da": "danish", "sv": "swedish", "de": "german", "nl": "dutch", "fr": "french",
+    "es": "spanish", "it": "italian", "pt": "portuguese", "fi": "finnish",
+    "hu": "hungarian", "ro": "romanian", "ru": "russian", "pl": "polish", "cs": "czech",
+    "el": "greek", "tr": "turkish", "ca": "catalan", "lt": "lithuanian", "ar": "arabic",
+    "id": "indonesian", "ga": "irish", "sr": "serbian", "et": "estonian",
+}
+FALLBACK_PREFIX = 6  # crude but language-blind stemming: "politikere" and "politikk" → "politi"
+ENTITY_PREFIX = "@"  # entity keys share the document-frequency table with stems
+
+_WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
+_SENTENCE_END = re.compile(r"[.!?:;«»\"“”()\[\]–—\n]\s*$")
+_FOLD = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "ł": "l", "đ": "d", "þ": "th",
+                       "ð": "d", "œ": "oe", "ı": "i"})
+
+
+@dataclass(frozen=True)
+class Features:
+    """What threading needs of one article; ``terms``/``entities`` are unit-length TF vectors.
+
+    TF is sublinear (1 + log tf) and L2-normalised per article *before* IDF, so a thread's
+    centroid (a sum of these) never depends on when document frequencies were counted; IDF is
+    applied at comparison time with the current counts.
+    """
+
+    language: str
+    terms: dict[str, float]
+    entities: dict[str, float]  # keys start with ENTITY_PREFIX
+    display: dict[str, str]  # entity key → a surface form, for labels
+    title_terms: tuple[str, ...]
+    shingles: frozenset[str]  # word 3-shingles of lead+body, folded, for MinHash
+    tokens: int
+
+
+def fold(word: str) -> str:
+    """Casefold and strip diacritics: 'Ørnulf' → 'ornulf', 'Nepomnjasjtsjij' stays as is."""
+    word = word.casefold().translate(_FOLD)
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def entity_key(token: str) -> str | None:
+    """Normalise one capitalised token to a cross-language key, or None if it is no name.
+
+    The genitive/possessive is dropped the same way in every language ('Kims', "Kim's" → 'kim';
+    'Brussels' → 'brussel' as in Norwegian), so keys agree even when the rule is crude.
+    """
+    key = fold(token)
+    key = re.sub(r"['’]s?$", "", key)
+    if len(key) > 3 and key.endswith("s") and not key.endswith("ss"):
+        key = key[:-1]
+    if len(key) < 2 or key.isdigit() or key in ANY_STOPWORD:
+        return None
+    return key
+
+
+@lru_cache(maxsize=64)
+def _stemmer(language: str):
+    algorithm = SNOWBALL.get(language)
+    return snowballstemmer.stemmer(algorithm) if algorithm else None
+
+
+class _StemCache:
+    """Snowball is pure Python: cache word → stem per language (news vocabulary repeats)."""
+
+    def __init__(self, limit: int = 400_000) -> None:
+        self.cache: dict[tuple[str, str], str] = {}
+        self.limit = limit
+
+    def stem(self, language: str, word: str) -> str:
+        key = (language, word)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        stemmer = _stemmer(language)
+        result = stemmer.stemWord(word) if stemmer else word[:FALLBACK_PREFIX]
+        result = fold(result)
+        if len(self.cache) >= self.limit:
+            self.cache.clear()
+        self.cache[key] = result
+        return result
+
+
+_STEMS = _StemCache()
+
+
+def normalise_language(language: str | None, text: str) -> str:
+    """The article's ISO 639-1 code; detect it with py3langid when the store has none."""
+    if language:
+        return language.lower().split("-")[0].split("_")[0]
+    try:
+        import py3langid
+
+        return py3langid.classify(text[:2000])[0]
+    except Exception:  # detection is best effort: unknown text gets the fallback analysis
+        return "und"
+
+
+def _unit(counts: dict[str, int]) -> dict[str, float]:
+    weights = {t: 1.0 + math.log(c) for t, c in counts.items()}
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return {t: w / norm for t, w in sorted(weights.items())} if norm else {}
+
+
+def _entities(text: str) -> list[tuple[str, str]]:
+    """Capitalised tokens that look like names: (key, surface).
+
+    A sentence-initial capitalised word ("Deretter", "The") counts only if it also occurs
+    capitalised inside a sentence and never in lower case: names recur, function words do not.
+    """
+    candidates: list[tuple[str, bool]] = []
+    inside: set[str] = set()
+    lowercase: set[str] = set()
+    for match in _WORD.finditer(text):
+        token = match.group()
+        if token.islower():
+            lowercase.add(token)
+            continue
+        if not token[0].isupper() or any(ch.isdigit() for ch in token):
+            continue
+        start = match.start()
+        initial = start == 0 or _SENTENCE_END.search(text, max(0, start - 3), start) is not None
+        if not initial:
+            inside.add(token)
+        candidates.append((token, initial))
+    found: list[tuple[str, str]] = []
+    for token, initial in candidates:
+        if initial and not token.isupper() and (
+                token not in inside or token.lower() in lowercase):
+            continue
+        for part in token.split("-"):
+            if len(part) < 2 or not part[0].isupper():
+                continue
+            key = entity_key(part)
+            if key:
+                found.append((key, part))
+    return found
+
+
+def analyse(text: str, *, title: str | None = None, language: str | None = None,
+            dup_text: str | None = None) -> Features:
+    """Features of an article. ``text`` is everything to compare (title, lead, body);
+    ``dup_text`` is the part that near-duplicate detection shingles (lead and body: outlets
+    re-title wire copies, so titles are left out)."""
+    lang = normalise_language(language, text)
+    stop = STOPWORDS.get(lang, frozenset())
+    counts: dict[str, int] = {}
+    tokens = 0
+    for word in _WORD.findall(text.lower()):
+        tokens += 1
+        if word in stop or len(word) < 2:
+            continue
+        stem = _STEMS.stem(lang, word)
+        if len(stem) < 2:
+            continue
+        counts[stem] = counts.get(stem, 0) + 1
+    ent_counts: dict[str, int] = {}
+    display: dict[str, str] = {}
+    for key, surface in _entities(text):
+        k = ENTITY_PREFIX + key
+        ent_counts[k] = ent_counts.get(k, 0) + 1
+        display.setdefault(k, surface.rstrip("'’"))
+    title_terms: tuple[str, ...] = ()
+    if title:
+        title_terms = tuple(sorted({_STEMS.stem(lang, w) for w in _WORD.findall(title.lower())
+                                    if w not in stop and len(w) >= 2}))
+    words = [fold(w) for w in _WORD.findall(dup_text if dup_text is not None else text)]
+    shingles = frozenset(" ".join(words[i:i + 3]) for i in range(max(0, len(words) - 2)))
+    return Features(language=lang, terms=_unit(counts), entities=_unit(ent_counts),
+                    display=display, title_terms=title_terms, shingles=shingles, tokens=tokens)

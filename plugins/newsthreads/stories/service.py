@@ -1,0 +1,339 @@
+"""Threading against the database: ``cluster_pending`` for new articles, ``rethread`` to repair.
+
+Both load the clustering state from Postgres (``store.threads``), run ``stories.cluster`` and
+write back threads, assignments, duplicates, labels, spans and imputed dates in the same
+transaction as the state, so the state never disagrees with the assignments it describes.
+
+Concurrency: each batch runs in one transaction that first takes
+``pg_advisory_xact_lock(CLUSTER_LOCK_KEY)``. Two runs at the same time therefore take turns per
+batch; the second re-reads the pending articles (and reloads the state if the first moved it)
+after getting the lock, so no article lands in two threads and there is a single lock, hence no
+deadlock between clustering runs. ``thread_articles.article_id`` being the primary key is the
+last line of defence.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+
+from newsthreads.store import threads as store
+from newsthreads.stories.analyse import analyse
+from newsthreads.stories.cluster import Clusterer, Decision, Item, Params, State, Thread
+from newsthreads.stories.duplicates import from_bytes, signature, to_bytes
+from newsthreads.stories.label import thread_label
+from newsthreads.stories.model import Model
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+
+
+@dataclass
+class ClusterStats:
+    """What a clustering run did."""
+
+    assigned: int = 0
+    new_threads: int = 0
+    duplicates: int = 0
+    imputed: int = 0
+    late: int = 0  # articles older than the window that had to fetch old threads back
+    batches: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class RethreadResult:
+    """What ``rethread`` did (or would do, with ``dry_run``)."""
+
+    articles: int = 0
+    threads_before: int = 0
+    threads_after: int = 0
+    moved: int = 0  # articles whose set of thread-mates changed
+    dry_run: bool = False
+    stats: ClusterStats = field(default_factory=ClusterStats)
+
+
+def item_from_fields(article_id: int, *, title: str | None, lead: str | None, body: str,
+                     language: str | None, start: datetime | None,
+                     end: datetime | None) -> Item:
+    """What threading reads of an article: title, lead and body (kickers and captions are
+    page furniture). Near-duplicates are judged on lead and body: outlets re-title copies."""
+    text = "\n".join(p for p in (title, lead, body) if p)
+    dup_text = "\n".join(p for p in (lead, body) if p)
+    feats = analyse(text, title=title, language=language, dup_text=dup_text)
+    dated = start is not None and end is not None
+    return Item(article_id=article_id, features=feats, start=start if dated else None,
+                end=end if dated else None, title=title, minhash=signature(feats.shingles))
+
+
+def item_from_row(row: store.ArticleRow) -> Item:
+    """An article row as a cluster item; an imputed date counts as no date."""
+    imputed = row.published_source == "imputed"
+    return item_from_fields(row.id, title=row.title, lead=row.lead, body=row.body,
+                            language=row.language,
+                            start=None if imputed else row.published_at,
+                            end=None if imputed else row.published_end)
+
+
+def thread_from_row(row: dict) -> Thread:
+    return Thread(
+        id=int(row["thread_id"]), created_seq=int(row["created_seq"]),
+        last_seq=int(row["last_seq"]), n=int(row["n"]), first_at=row["first_at"],
+        last_end=row["last_end"], text=dict(row["text_tf"]), ents=dict(row["ents_tf"]),
+        display=dict(row["display"]), keys=tuple(row["keys"]),
+        norm_text=float(row["norm_text"]), norm_ents=float(row["norm_ents"]),
+        norm_epoch=int(row["norm_epoch"]), title=row["title"],
+        title_terms=tuple(row["title_terms"]))
+
+
+def thread_to_row(thread: Thread, state: State) -> dict:
+    return {
+        "thread_id": thread.id, "created_seq": thread.created_seq,
+        "last_seq": thread.last_seq, "n": thread.n, "first_at": thread.first_at,
+        "last_end": thread.last_end, "text_tf": thread.text, "ents_tf": thread.ents,
+        "display": thread.display, "keys": list(thread.keys), "norm_text": thread.norm_text,
+        "norm_ents": thread.norm_ents, "norm_epoch": thread.norm_epoch, "title": thread.title,
+        "title_terms": list(thread.title_terms), "label": thread_label(thread, state.idf),
+    }
+
+
+class _IdBlock:
+    """Thread ids from the ``threads`` sequence, fetched 64 at a time."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.free: list[int] = []
+
+    def __call__(self) -> int:
+        if not self.free:
+            self.free = store.allocate_thread_ids(self.conn, 64)[::-1]
+        return self.free.pop()
+
+
+def _add_loaded_threads(state: State, conn: psycopg.Connection, rows: list[dict]) -> None:
+    threads = [thread_from_row(r) for r in rows]
+    terms: set[str] = set()
+    for thread in threads:
+        state.add_thread(thread)
+        terms.update(thread.text)
+        terms.update(thread.ents)
+    state.ensure_df(sorted(terms))
+    for thread_id, article_id, mh, size, dup in store.member_signatures(
+            conn, [t.id for t in threads]):
+        state.add_signature(article_id, thread_id, from_bytes(mh), size,
+                            int(dup) if dup is not None else None)
+
+
+def load_state(conn: psycopg.Connection, params: Params) -> State:
+    """The state as one long run would have it in memory: counters, and the threads (with
+    member signatures) that an in-order article may still join. DF is loaded on demand."""
+    n_docs, seq, hwm = store.read_counters(conn)
+    state = State(n_docs=n_docs, seq=seq, hwm=hwm, swept_hwm=hwm,
+                  df_loader=lambda terms: store.read_df(conn, terms))
+    since = hwm - timedelta(days=params.window_days) if hwm is not None else None
+    _add_loaded_threads(state, conn, store.active_thread_rows(
+        conn, since, seq - params.undated_span))
+    return state
+
+
+class _Runner:
+    """One state in memory, reused across batches while no other run moves the database."""
+
+    def __init__(self, conn: psycopg.Connection, params: Params, model: Model | None,
+                 stats: ClusterStats) -> None:
+        self.conn = conn
+        self.params = params
+        self.stats = stats
+        self.state = load_state(conn, params)
+        self.clusterer = Clusterer(self.state, params=params, model=model,
+                                   new_id=_IdBlock(conn), fetch=self._fetch_late)
+
+    def _fetch_late(self, clusterer: Clusterer, item: Item, keys: list[str]) -> None:
+        assert item.start is not None and item.end is not None
+        window = timedelta(days=self.params.window_days)
+        rows = store.late_thread_rows(self.conn, item.start - window, item.end + window, keys,
+                                      self.state.threads.keys())
+        self.stats.late += 1
+        _add_loaded_threads(self.state, self.conn, rows)
+
+    def process(self, rows: list[store.ArticleRow], run_id: int | None) -> list[Decision]:
+        st, stats = self.state, self.stats
+        items = [item_from_row(row) for row in rows]
+        st.ensure_df(sorted({t for it in items for t in (*it.features.terms,
+                                                          *it.features.entities)}))
+        assignments = []
+        decisions = []
+        for item in items:
+            decision = self.clusterer.assign(item)
+            decisions.append(decision)
+            stats.assigned += 1
+            stats.new_threads += decision.new_thread
+            stats.duplicates += decision.duplicate_of is not None
+            assignments.append(_assignment(item, decision, run_id, st.seq))
+        self.save(assignments)
+        return decisions
+
+    def save(self, assignments: list[dict]) -> None:
+        st = self.state
+        touched = sorted(self.clusterer.touched.values(), key=lambda t: t.id)
+        store.save_threads(self.conn, [thread_to_row(t, st) for t in touched])
+        store.save_assignments(self.conn, assignments)
+        store.add_df(self.conn, st.df_dirty)
+        st.df_dirty = {}
+        store.write_counters(self.conn, st.n_docs, st.seq, st.hwm)
+        self.stats.imputed += store.impute_dates(self.conn, [t.id for t in touched])
+        for thread in touched:
+            thread.dirty = False
+        self.clusterer.touched = {}
+        self.stats.batches += 1
+
+
+def _assignment(item: Item, decision: Decision, run_id: int | None, seq: int) -> dict:
+    assert item.minhash is not None
+    size = len(item.features.shingles)
+    return {"article_id": item.article_id, "thread_id": decision.thread_id,
+            "score": decision.score, "duplicate_of": decision.duplicate_of, "run_id": run_id,
+            "seq": seq, "minhash": to_bytes(item.minhash) if size else None, "shingles": size}
+
+
+def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
+                    limit: int | None = None, batch_size: int = BATCH,
+                    params: Params | None = None, model: Model | None = None) -> ClusterStats:
+    """Assign every article not yet in a thread, in publication order (undated last).
+
+    Writes ``threads``/``thread_articles`` (``duplicate_of`` for near-copies), labels, spans,
+    imputed dates for undated members, and the clustering state, one committed transaction per
+    batch under ``pg_advisory_xact_lock`` (see the module docstring). ``limit`` stops after that
+    many articles; the next call continues exactly where this one stopped.
+    """
+    params = params or Params()
+    stats = ClusterStats()
+    began = time.perf_counter()
+    runner: _Runner | None = None
+    while limit is None or stats.assigned < limit:
+        with conn.transaction():
+            store.lock_clustering(conn)
+            n_docs, seq, _ = store.read_counters(conn)
+            if runner is None or (runner.state.n_docs, runner.state.seq) != (n_docs, seq):
+                runner = _Runner(conn, params, model, stats)
+            take = batch_size if limit is None else min(batch_size, limit - stats.assigned)
+            rows = store.pending_articles(conn, take)
+            if not rows:
+                break
+            runner.process(rows, run_id)
+            runner.clusterer.sweep()
+    with conn.transaction():
+        stats.imputed += store.impute_missing(conn)
+    stats.seconds = time.perf_counter() - began
+    log.info("clustered %d articles: %d new threads, %d duplicates, %d dates imputed "
+             "in %.2fs", stats.assigned, stats.new_threads, stats.duplicates, stats.imputed,
+             stats.seconds)
+    return stats
+
+
+def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
+             dry_run: bool = False, params: Params | None = None,
+             model: Model | None = None) -> RethreadResult:
+    """Re-cluster the articles published in [start, end) from scratch, deterministically.
+
+    The window's articles (and the undated members of threads they are in) leave their threads
+    and are clustered again by a fresh clusterer, in publication order, with document
+    frequencies counted over the window only: the same input always gives the same threads,
+    and rethreading everything gives what a first run on an empty database gives. Threads that
+    also hold articles outside the window keep those and have their state rebuilt. With
+    ``dry_run`` nothing is written (the transaction is rolled back) but the result tells how
+    many articles would change company.
+    """
+    params = params or Params()
+    result = RethreadResult(dry_run=dry_run)
+    began = time.perf_counter()
+    tx = conn.transaction(force_rollback=dry_run)
+    with tx:
+        store.lock_clustering(conn)
+        rows = store.window_articles(conn, start, end)
+        ids = [r.id for r in rows]
+        result.articles = len(ids)
+        before = store.thread_assignment_rows(conn, ids)
+        result.threads_before = len({t for _, t, _ in before})
+        counted = store.counted_articles(conn, ids)
+        left = store.clear_assignments(conn, ids)
+        deleted = set(store.delete_empty_threads(conn, left))
+        n_docs, seq, hwm = store.read_counters(conn)
+
+        fresh = State()
+        clusterer = Clusterer(fresh, params=params, model=model, new_id=_IdBlock(conn))
+        stats = result.stats
+        assignments = []
+        df_new: dict[str, int] = {}
+        new_docs = 0
+        for row in rows:
+            item = item_from_row(row)
+            decision = clusterer.assign(item)
+            stats.assigned += 1
+            stats.new_threads += decision.new_thread
+            stats.duplicates += decision.duplicate_of is not None
+            assignments.append(_assignment(item, decision, None, seq + fresh.seq))
+            if item.article_id not in counted:
+                new_docs += 1
+                for t in list(item.features.terms) + list(item.features.entities):
+                    df_new[t] = df_new.get(t, 0) + 1
+            if item.dated and (hwm is None or (item.start and item.start > hwm)):
+                hwm = item.start
+        # The window's threads join the global stream: shift their sequence numbers and let
+        # their norms be recomputed with the global document frequencies when next used.
+        new_threads = list(clusterer.state.threads.values())
+        for thread in new_threads:
+            thread.created_seq += seq
+            thread.last_seq += seq
+            thread.norm_epoch = -1
+        store.save_threads(conn, [thread_to_row(t, fresh) for t in new_threads])
+        store.save_assignments(conn, assignments)
+        store.add_df(conn, df_new)
+        store.write_counters(conn, n_docs + new_docs, seq + fresh.seq, hwm)
+        _rebuild_threads(conn, [t for t in left if t not in deleted], params)
+        stats.imputed = store.impute_dates(conn, None)
+        after = store.thread_assignment_rows(conn, ids)
+        result.threads_after = len({t for _, t, _ in after})
+        result.moved = _moved(before, after)
+    stats.seconds = time.perf_counter() - began
+    return result
+
+
+def _rebuild_threads(conn: psycopg.Connection, thread_ids: list[int], params: Params) -> None:
+    """Recompute the state of threads that lost members to a rethread, from what is left,
+    with the global document frequencies."""
+    if not thread_ids:
+        return
+    n_docs, seq, hwm = store.read_counters(conn)
+    state = State(n_docs=n_docs, seq=seq, hwm=hwm,
+                  df_loader=lambda terms: store.read_df(conn, terms))
+    clusterer = Clusterer(state, params=params)
+    for old in store.thread_rows(conn, thread_ids):
+        members = store.thread_member_rows(conn, int(old["thread_id"]))
+        rebuilt = Thread(id=int(old["thread_id"]), created_seq=int(old["created_seq"]),
+                         last_seq=int(old["last_seq"]))
+        state.add_thread(rebuilt)
+        for row in members:
+            item = item_from_row(row)
+            state.ensure_df([*item.features.terms, *item.features.entities])
+            clusterer.join(rebuilt, item)
+        rebuilt.last_seq = int(old["last_seq"])
+        store.save_threads(conn, [thread_to_row(rebuilt, state)])
+
+
+def _moved(before: list[tuple[int, int, int | None]],
+           after: list[tuple[int, int, int | None]]) -> int:
+    """Articles whose thread-mates (within the compared set) differ after the change."""
+    def groups(rows: list[tuple[int, int, int | None]]) -> dict[int, frozenset[int]]:
+        by_thread: dict[int, set[int]] = {}
+        for a, t, _ in rows:
+            by_thread.setdefault(t, set()).add(a)
+        return {a: frozenset(by_thread[t]) for a, t, _ in rows}
+
+    b, a = groups(before), groups(after)
+    return sum(1 for art in set(b) | set(a) if b.get(art) != a.get(art))

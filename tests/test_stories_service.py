@@ -1,0 +1,291 @@
+"""Story threading against real PostgreSQL: seeds, confounders, restarts, rethread, concurrency.
+
+All article texts here are synthetic (written for these tests) or the repository's seed files.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from conftest import SEEDS, truncate_all
+from newsthreads.model import Article, PublishedDate
+from newsthreads.pipeline import ingest_files
+from newsthreads.store.articles import upsert_article
+from newsthreads.stories.cluster import Params
+from newsthreads.stories.service import cluster_pending, rethread
+
+# -- a small synthetic world: stories with sentence pools ----------------------------------------
+
+STORIES: dict[str, dict] = {
+    "hanoi": {
+        "lang": "nb", "date": (2019, 2, 27), "sentences": [
+            "Kim Jong-un og Donald Trump møttes onsdag til toppmøte i Hanoi i Vietnam.",
+            "Toppmøtet i Hanoi ble avbrutt uten noen avtale om atomnedrustning.",
+            "Trump sa på en pressekonferanse i Hanoi at Nord-Korea ville ha alle sanksjonene "
+            "fjernet, og at han derfor gikk fra forhandlingsbordet.",
+            "Nord-Koreas utenriksminister Ri Yong-ho holdt en sjelden pressekonferanse midt på "
+            "natten i Hanoi og sa at landet bare ba om delvis lettelse.",
+            "Den planlagte lunsjen på hotellet Metropole i Hanoi ble avlyst i siste liten.",
+            "Kim reiste hjem med pansret tog gjennom Kina etter det mislykkede toppmøtet.",
+            "Det var det andre møtet mellom Trump og Kim etter Singapore i fjor sommer.",
+            "Vietnams myndigheter hadde stengt gatene rundt regjeringens gjestehus i Hanoi.",
+        ]},
+    "hanoi-en": {
+        "lang": "en", "date": (2019, 2, 28), "story": "hanoi", "sentences": [
+            "Donald Trump and Kim Jong-un cut short their summit in Hanoi on Thursday without "
+            "a deal on nuclear disarmament.",
+            "Trump told reporters in Hanoi that North Korea wanted all sanctions lifted.",
+            "The planned lunch at the Metropole hotel in Hanoi was cancelled at short notice.",
+            "Ri Yong-ho, North Korea's foreign minister, said Pyongyang had only asked for "
+            "partial relief from sanctions.",
+            "It was the second meeting between Trump and Kim after Singapore last summer.",
+        ]},
+    "budget-2017": {
+        "lang": "nb", "date": (2017, 11, 22), "sentences": [
+            "Regjeringen, KrF og Venstre ble natt til onsdag enige om statsbudsjettet for 2018.",
+            "Finansminister Siv Jensen sa at budsjettforliket gir skattelette på 1,5 milliarder.",
+            "KrF fikk gjennomslag for økt barnetrygd for de minste barna.",
+            "Venstre fikk flere penger til jernbane og klimatiltak i budsjettavtalen.",
+            "Forhandlingene på Stortinget trakk ut i flere døgn før partene la fram avtalen.",
+            "Tesla-avgiften ble fjernet fra budsjettet etter krav fra Venstre og KrF.",
+            "Knut Arild Hareide sa at KrF er fornøyd med resultatet for familiene.",
+        ]},
+    "budget-2018": {
+        "lang": "nb", "date": (2018, 11, 20), "sentences": [
+            "Regjeringen og KrF kom tirsdag kveld til enighet om statsbudsjettet for 2019.",
+            "Siv Jensen la fram budsjettavtalen med KrF på en pressekonferanse i Stortinget.",
+            "KrF fikk gjennomslag for økt engangsstønad og flere kvoteflyktninger.",
+            "Avtalen kom etter at KrFs landsmøte hadde stemt for å gå til høyre.",
+            "Hans Fredrik Grøvan ledet forhandlingene for KrF i budsjettinnspurten.",
+            "Budsjettforliket sikrer at regjeringen Solberg overlever høsten.",
+            "Partiene ble enige om å kutte i bistanden mindre enn regjeringen foreslo.",
+        ]},
+    "storm": {
+        "lang": "nb", "date": (2020, 1, 14), "sentences": [
+            "Meteorologisk institutt sendte ut rødt farevarsel for ekstremværet Oda på Vestlandet.",
+            "Flere hundre husstander i Sogn ble evakuert på grunn av fare for jordskred.",
+            "Vindkastene nådde orkan styrke på kysten natt til tirsdag.",
+            "Fergene mellom Bergen og Stavanger ble innstilt mens uværet Oda herjet.",
+            "NVE advarte mot flom i elvene etter store nedbørsmengder i fjellet.",
+            "Statens vegvesen stengte flere fjelloverganger på grunn av snøskred.",
+        ]},
+}
+
+
+def _article(key: str, story: str, sentences: list[str], lang: str,
+             date: tuple[int, int, int] | None, precision: str = "day") -> Article:
+    body = "\n\n".join(sentences)
+    published = None
+    if date is not None:
+        start = datetime(*date, tzinfo=UTC)
+        if precision == "month":
+            start = start.replace(day=1)
+            end = (start + timedelta(days=32)).replace(day=1)
+        else:
+            end = start + timedelta(days=1)
+        published = PublishedDate(start, end, precision, "text", raw=None)  # type: ignore[arg-type]
+    return Article(source="synthetic", source_key=key, body=body, title=sentences[0][:60],
+                   language=lang, published=published, content_hash=f"{key}:{hash(body)}",
+                   raw={"story": story})
+
+
+def synthetic_articles(per_story: int = 6, seed: int = 7) -> list[Article]:
+    rng = random.Random(seed)
+    out = []
+    for name, spec in STORIES.items():
+        story = spec.get("story", name)
+        for i in range(per_story if spec["lang"] == "nb" else 2):
+            k = min(len(spec["sentences"]), rng.randint(4, 6))
+            picked = rng.sample(spec["sentences"], k)
+            y, m, d = spec["date"]
+            day = datetime(y, m, d) + timedelta(days=rng.randint(0, 2))
+            undated = i == per_story - 1 and spec["lang"] == "nb"
+            out.append(_article(f"{name}-{i}", story, picked, spec["lang"],
+                                None if undated else (day.year, day.month, day.day)))
+    rng.shuffle(out)
+    return out
+
+
+def insert(conn: psycopg.Connection, articles: list[Article]) -> None:
+    with conn.transaction():
+        for article in articles:
+            upsert_article(conn, article, None)
+
+
+def partition(conn: psycopg.Connection) -> set[frozenset[str]]:
+    rows = conn.execute("SELECT thread_id, source_key FROM thread_articles_v").fetchall()
+    groups: dict[int, set[str]] = {}
+    for thread_id, key in rows:
+        groups.setdefault(thread_id, set()).add(key)
+    return {frozenset(g) for g in groups.values()}
+
+
+def duplicates(conn: psycopg.Connection) -> set[tuple[str, str]]:
+    rows = conn.execute("SELECT source_key, duplicate_of_key FROM thread_articles_v "
+                        "WHERE is_duplicate").fetchall()
+    return {(a, b) for a, b in rows}
+
+
+def story_of(key: str) -> str:
+    name = key.rsplit("-", 1)[0]
+    return STORIES.get(name, {}).get("story", name)
+
+
+# -- tests -----------------------------------------------------------------------------------------
+
+def test_seeds_form_one_thread_with_duplicate_and_imputed_date(conn: psycopg.Connection) -> None:
+    ingest_files(conn, [SEEDS])
+    stats = cluster_pending(conn)
+    assert stats.assigned == 5 and stats.new_threads == 1
+    groups = partition(conn)
+    assert len(groups) == 1 and len(next(iter(groups))) == 5
+    dups = duplicates(conn)
+    assert len(dups) == 1
+    (copy, original), = dups
+    assert {copy[:3], original[:3]} == {"001", "003"}
+    row = conn.execute(
+        "SELECT published_at, published_end, published_precision, published_source, "
+        "published_note FROM articles WHERE source_key LIKE '001%'").fetchone()
+    assert row is not None
+    start, end, precision, source, note = row
+    assert source == "imputed" and precision == "month" and "thread" in note
+    assert (end - start) >= timedelta(days=28)
+    label = conn.execute("SELECT label FROM threads").fetchone()
+    assert label is not None and ("Kim" in label[0] or "Putin" in label[0])
+    # A second run finds nothing to do and changes nothing.
+    assert cluster_pending(conn).assigned == 0
+    assert partition(conn) == groups
+
+
+def test_confounders_same_people_other_event_stay_apart(conn: psycopg.Connection) -> None:
+    ingest_files(conn, [SEEDS])
+    insert(conn, synthetic_articles())
+    cluster_pending(conn)
+    for group in partition(conn):
+        stories = {"seeds" if k[:3].isdigit() else story_of(k) for k in group}
+        assert len(stories) == 1, f"merged different events: {sorted(group)}"
+    seeds = [g for g in partition(conn) if any(k[:3].isdigit() for k in g)]
+    assert len(seeds) == 1 and len(seeds[0]) == 5
+
+
+def test_cross_language_copy_joins(conn: psycopg.Connection) -> None:
+    insert(conn, synthetic_articles())
+    cluster_pending(conn)
+    hanoi = [g for g in partition(conn) if any(k.startswith("hanoi-en") for k in g)]
+    assert any(any(k.startswith("hanoi-") and not k.startswith("hanoi-en") for k in g)
+               for g in hanoi), "English Hanoi articles should join the Norwegian thread"
+
+
+def test_restart_mid_stream_equals_one_run(clean_db: str) -> None:
+    params = Params(window_days=10, sweep_every=3)  # sweep often: exercise the reload path
+    articles = synthetic_articles(per_story=8, seed=11)
+    with psycopg.connect(clean_db) as conn:
+        ingest_files(conn, [SEEDS])
+        insert(conn, articles)
+        cluster_pending(conn, params=params, batch_size=7)
+        one_run, one_dups = partition(conn), duplicates(conn)
+    truncate_all(clean_db)
+    with psycopg.connect(clean_db) as conn:
+        ingest_files(conn, [SEEDS])
+        insert(conn, articles)
+        first = cluster_pending(conn, params=params, limit=17, batch_size=5)
+        assert first.assigned == 17
+    with psycopg.connect(clean_db) as conn:
+        cluster_pending(conn, params=params, batch_size=3)
+        assert partition(conn) == one_run
+        assert duplicates(conn) == one_dups
+
+
+def test_late_article_finds_its_old_thread(conn: psycopg.Connection) -> None:
+    params = Params(window_days=10, sweep_every=1)
+    arts = synthetic_articles(per_story=6, seed=3)
+    late = [a for a in arts if a.source_key == "budget-2017-0"]
+    insert(conn, [a for a in arts if a.source_key != "budget-2017-0"])
+    cluster_pending(conn, params=params)
+    insert(conn, late)
+    stats = cluster_pending(conn, params=params)
+    assert stats.assigned == 1 and stats.late == 1 and stats.new_threads == 0
+    group = next(g for g in partition(conn) if "budget-2017-0" in g)
+    assert len(group) > 1 and all(story_of(k) == "budget-2017" for k in group)
+
+
+def test_rethread_is_deterministic_and_matches_a_fresh_run(conn: psycopg.Connection) -> None:
+    ingest_files(conn, [SEEDS])
+    insert(conn, synthetic_articles())
+    cluster_pending(conn)
+    fresh = partition(conn)
+    everything = (datetime(1990, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    first = rethread(conn, *everything)
+    after_first = partition(conn)
+    second = rethread(conn, *everything)
+    assert partition(conn) == after_first == fresh
+    assert first.moved == 0 and second.moved == 0
+    assert second.threads_after == first.threads_after
+    # A window rethread leaves the rest alone and is repeatable too.
+    window = (datetime(2018, 11, 1, tzinfo=UTC), datetime(2018, 12, 1, tzinfo=UTC))
+    preview = rethread(conn, *window, dry_run=True)
+    assert preview.dry_run and partition(conn) == fresh
+    rethread(conn, *window)
+    once = partition(conn)
+    rethread(conn, *window)
+    assert partition(conn) == once
+    # The state left behind is usable: new articles still thread.
+    extra = _article("budget-2018-extra", "budget-2018", STORIES["budget-2018"]["sentences"][:5],
+                     "nb", (2018, 11, 21))
+    insert(conn, [extra])
+    cluster_pending(conn)
+    group = next(g for g in partition(conn) if "budget-2018-extra" in g)
+    assert len(group) > 1
+
+
+def test_undated_article_gets_imputed_span(conn: psycopg.Connection) -> None:
+    insert(conn, synthetic_articles())
+    cluster_pending(conn)
+    rows = conn.execute(
+        "SELECT a.source_key, a.published_source, a.published_note, ta.thread_id "
+        "FROM articles a JOIN thread_articles ta ON ta.article_id = a.id "
+        "WHERE a.source_key LIKE '%-5'").fetchall()
+    assert rows
+    for key, source, note, thread_id in rows:
+        assert source == "imputed", key
+        assert f"thread {thread_id}" in note
+
+
+def test_concurrent_runs_assign_each_article_once(clean_db: str) -> None:
+    articles = synthetic_articles(per_story=10, seed=5)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with psycopg.connect(clean_db) as conn:
+                results.append(cluster_pending(conn, batch_size=4).assigned)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=worker) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not errors, errors
+    assert sum(results) == len(articles)
+    with psycopg.connect(clean_db) as conn:
+        count = conn.execute("SELECT count(*), count(DISTINCT article_id) "
+                             "FROM thread_articles").fetchone()
+        assert count == (len(articles), len(articles))
+        state = conn.execute("SELECT n_docs, seq FROM thread_state").fetchone()
+        assert state == (len(articles), len(articles))
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_rethread_empty_window(conn: psycopg.Connection, dry_run: bool) -> None:
+    result = rethread(conn, datetime(2001, 1, 1, tzinfo=UTC), datetime(2001, 2, 1, tzinfo=UTC),
+                      dry_run=dry_run)
+    assert result.articles == 0 and result.moved == 0
