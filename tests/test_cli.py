@@ -11,7 +11,8 @@ from conftest import SEEDS
 
 
 def cli(*args: str, db: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NEWS_DATABASE_URL": db}
+    env = {**os.environ, "NEWS_DATABASE_URL": db, "NEWS_DB_CONNECT_ATTEMPTS": "2",
+           "NEWS_DB_CONNECT_BACKOFF": "0.1"}
     return subprocess.run([sys.executable, "-m", "newsthreads.cli", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -58,4 +59,6 @@ def test_unreachable_database_is_a_clear_error_without_password(tmp_path):
     out = cli("threads", db="postgresql://news:s3cret@127.0.0.1:1/news")
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
-    assert "newsthreads: error: cannot connect" in out.stderr and "s3cret" not in out.stderr + out.stdout
+    assert "newsthreads: error: cannot connect" in out.stderr
+    assert "after 2 attempt(s)" in out.stderr and "retrying in" in out.stderr
+    assert "s3cret" not in out.stderr + out.stdout

@@ -185,3 +185,54 @@ def test_nul_characters_do_not_break_the_store(conn, tmp_path, nul_text):
     (tmp_path / "nul.jsonl").write_text(json.dumps({"id": "n", "text": nul_text}) + "\n")
     result = ingest_jsonl(conn, [tmp_path / "nul.jsonl"])
     assert result.counts.new == 1
+
+
+def _article(key: str, body: str, **kw):
+    from newsthreads.model import Article
+    from newsthreads.normalise.article import content_hash
+
+    art = Article(source="unit", source_key=key, body=body, **kw)
+    art.content_hash = content_hash(art)
+    return art
+
+
+def test_batch_upsert_outcomes_with_repeated_keys(conn):
+    from newsthreads.store.articles import upsert_articles
+
+    first = upsert_articles(conn, [_article("a", "one"), _article("b", "two")], None)
+    assert first == ["new", "new"]
+    outcomes = upsert_articles(
+        conn, [_article("a", "one"), _article("b", "zwei"), _article("c", "x"),
+               _article("c", "y")], None)
+    assert outcomes == ["unchanged", "updated", "unchanged", "new"]
+    conn.commit()
+    rows = dict(conn.execute("SELECT source_key, body FROM articles").fetchall())
+    assert rows == {"a": "one", "b": "zwei", "c": "y"}
+    assert conn.execute("SELECT article_id IS NOT NULL, body FROM article_versions"
+                        ).fetchall() == [(True, "two")]
+
+
+def test_a_row_the_database_refuses_costs_only_itself(conn):
+    from newsthreads.model import RawItem
+    from newsthreads.pipeline import _store_batch
+    from newsthreads.store.runs import RunCounts, start_run
+
+    run_id = start_run(conn, "unit", {})
+    bad = _article("bad", "body")
+    bad.subheadings = ["ok"]
+    bad.published_raw = "x"
+    from datetime import UTC, datetime
+
+    from newsthreads.model import PublishedDate
+
+    when = datetime(2019, 4, 1, tzinfo=UTC)
+    bad.published = PublishedDate(start=when, end=when, precision="day", source="text")  # end=start
+    batch = [(RawItem("unit", k, {"text": k}, f"mem:{k}"), a) for k, a in
+             (("g1", _article("g1", "fine")), ("bad", bad), ("g2", _article("g2", "fine too")))]
+    counts = RunCounts()
+    _store_batch(conn, batch, run_id, counts)
+    assert (counts.new, counts.failed) == (2, 1)
+    assert conn.execute("SELECT source_key FROM articles ORDER BY 1").fetchall() == [("g1",),
+                                                                                      ("g2",)]
+    reason = conn.execute("SELECT input, reason FROM ingest_errors").fetchone()
+    assert reason[0] == "mem:bad" and "articles_interval_ck" in reason[1]

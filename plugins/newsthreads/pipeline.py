@@ -1,14 +1,15 @@
 """The ingest core that the CLI and the DAGs call: read -> normalise -> store, with a run log.
 
 One bad input never stops the others: it becomes an ``ingest_errors`` row (which input, which
-line, why, the raw bytes) and a log line, and the run goes on. Each article is written in its
-own savepoint so that even a database-level refusal (an odd byte, a constraint) costs only
-that article; the batch commits every ``COMMIT_EVERY`` items so a crash loses little and a
-rerun, being idempotent, redoes the rest.
+line, why, the raw bytes) and a log line, and the run goes on. Articles are stored in batches
+(COPY plus set-based upserts) committed one by one, so a crash loses at most one batch and a
+rerun, being idempotent, redoes it; a batch the database refuses is redone row by row in
+savepoints, so a refusal (an odd byte, a constraint) costs only the article that caused it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,17 +19,18 @@ from typing import Any
 
 import psycopg
 
-from newsthreads.errors import InputError
-from newsthreads.model import RawItem
+from newsthreads.errors import DatabaseError, InputError
+from newsthreads.model import Article, RawItem
 from newsthreads.normalise.article import normalise_item
 from newsthreads.sources.files import iter_files
 from newsthreads.sources.jsonl import iter_jsonl
-from newsthreads.store.articles import upsert_article
+from newsthreads.store.articles import upsert_article, upsert_articles
+from newsthreads.store.connection import mask_dsn
 from newsthreads.store.runs import RunCounts, finish_run, record_error, run_errors, start_run
 
 log = logging.getLogger(__name__)
 
-COMMIT_EVERY = 200
+BATCH_SIZE = 500  # articles per COPY batch and per commit
 
 
 @dataclass
@@ -49,36 +51,38 @@ def _record_input_error(conn: psycopg.Connection, run_id: int, err: InputError) 
                  reason=err.reason, raw=err.raw)
 
 
-def ingest_items(
+def _store_batch(
     conn: psycopg.Connection,
-    items: Iterable[RawItem | InputError],
-    *,
+    batch: list[tuple[RawItem, Article]],
     run_id: int,
-    now: datetime | None = None,
-) -> RunCounts:
-    """Normalise and store every item; failures are recorded, never raised."""
-    counts = RunCounts()
-    now = now or datetime.now(UTC)
-    for n, item in enumerate(items, start=1):
-        counts.read += 1
-        if isinstance(item, InputError):
+    counts: RunCounts,
+) -> None:
+    """Write a batch the fast way; if the database refuses it, redo it row by row."""
+    articles = [article for _, article in batch]
+    try:
+        with conn.transaction():
+            outcomes: list[str | None] = list(upsert_articles(conn, articles, run_id))
+    except psycopg.OperationalError:
+        raise  # the server is gone: retrying row by row would only fail slower
+    except psycopg.Error as exc:
+        log.info("batch of %d refused (%s); retrying row by row", len(batch),
+                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        outcomes = []
+        for item, article in batch:
+            try:
+                with conn.transaction():
+                    outcomes.append(upsert_article(conn, article, run_id))
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as row_exc:
+                reason = f"database refused the article: {str(row_exc).splitlines()[0]}"
+                _record_input_error(conn, run_id, InputError(
+                    item.location, reason, line=item.line, key=item.key,
+                    raw=json.dumps(item.fields, ensure_ascii=False).encode()))
+                outcomes.append(None)
+    for (item, article), outcome in zip(batch, outcomes, strict=True):
+        if outcome is None:
             counts.failed += 1
-            _record_input_error(conn, run_id, item)
-            continue
-        try:
-            article = normalise_item(item, now=now)
-        except InputError as err:
-            counts.failed += 1
-            _record_input_error(conn, run_id, err)
-            continue
-        try:
-            with conn.transaction():
-                outcome = upsert_article(conn, article, run_id)
-        except psycopg.DataError as exc:
-            counts.failed += 1
-            reason = f"database refused the article: {str(exc).splitlines()[0]}"
-            _record_input_error(conn, run_id, InputError(item.location, reason, line=item.line,
-                                                         key=item.key))
             continue
         setattr(counts, outcome, getattr(counts, outcome) + 1)
         for warning in article.warnings:
@@ -86,8 +90,38 @@ def ingest_items(
             log.warning("%s: %s", item.location, warning)
             record_error(conn, run_id, input=item.location, line=item.line, item_key=item.key,
                          reason=warning, severity="warning")
-        if n % COMMIT_EVERY == 0:
-            conn.commit()
+    conn.commit()
+
+
+def ingest_items(
+    conn: psycopg.Connection,
+    items: Iterable[RawItem | InputError],
+    *,
+    run_id: int,
+    now: datetime | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> RunCounts:
+    """Normalise and store every item; failures are recorded, never raised."""
+    counts = RunCounts()
+    now = now or datetime.now(UTC)
+    batch: list[tuple[RawItem, Article]] = []
+    for item in items:
+        counts.read += 1
+        if isinstance(item, InputError):
+            counts.failed += 1
+            _record_input_error(conn, run_id, item)
+            continue
+        try:
+            batch.append((item, normalise_item(item, now=now)))
+        except InputError as err:
+            counts.failed += 1
+            _record_input_error(conn, run_id, err)
+            continue
+        if len(batch) >= batch_size:
+            _store_batch(conn, batch, run_id, counts)
+            batch = []
+    if batch:
+        _store_batch(conn, batch, run_id, counts)
     conn.commit()
     return counts
 
@@ -102,9 +136,16 @@ def run_ingest(
     run_id = start_run(conn, kind, params)
     try:
         counts = ingest_items(conn, items, run_id=run_id)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(
+            f"lost the database during {kind} run {run_id} ({mask_dsn(reason)}); the batches"
+            " committed so far are kept, and rerunning the same input finishes the job"
+        ) from exc
     except BaseException:
-        conn.rollback()
-        finish_run(conn, run_id, RunCounts(), status="failed")
+        if not conn.broken:
+            conn.rollback()
+            finish_run(conn, run_id, RunCounts(), status="failed")
         raise
     status = finish_run(conn, run_id, counts)
     log.info(

@@ -2,43 +2,84 @@
 
 A rerun of the same input changes nothing; an edited input (a new content hash) keeps the
 previous text as an ``article_versions`` row and bumps ``version``. Concurrent writers of the
-same article are safe: the INSERT ... ON CONFLICT DO NOTHING waits for the other writer, and
-the follow-up row lock decides between 'unchanged' and 'updated'.
+same article are safe: INSERT ... ON CONFLICT DO NOTHING waits for the other writer's commit,
+and the hash comparison afterwards decides between 'unchanged' and 'updated'.
+
+Two paths with the same outcome: ``upsert_articles`` stages a batch with COPY and resolves it
+in four set-based statements (the fast path, within reach of a raw COPY); ``upsert_article``
+does one row, and the pipeline falls back to it, row by row in savepoints, when a batch is
+refused, so one bad row costs only itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from newsthreads.model import Article
 
 Outcome = Literal["new", "updated", "unchanged"]
 
-_COLUMNS = (
+COLUMNS = (
     "source", "source_key", "url", "canonical_url", "title", "lead", "body", "section",
     "kicker", "subheadings", "captions", "credits", "agency", "authors", "categories",
     "language", "published_at", "published_end", "published_precision", "published_source",
     "published_raw", "published_note", "content_hash", "html", "raw", "last_run_id",
 )
-_INSERT = (
-    f"INSERT INTO articles ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+_CONTENT = COLUMNS[2:]  # everything but the key
+_cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+_INSERT = sql.SQL(
+    "INSERT INTO articles ({cols}) VALUES ({vals})"
     " ON CONFLICT (source, source_key) DO NOTHING RETURNING id"
-)
-_UPDATE = (
-    "UPDATE articles SET "
-    + ", ".join(f"{c} = %s" for c in _COLUMNS[2:])
-    + ", version = version + 1, updated_at = now() WHERE id = %s"
-)
+).format(cols=_cols, vals=sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)))
+_UPDATE = sql.SQL(
+    "UPDATE articles SET {sets}, version = version + 1, updated_at = now() WHERE id = %s"
+).format(sets=sql.SQL(", ").join(
+    sql.SQL("{} = %s").format(sql.Identifier(c)) for c in _CONTENT))
 _SAVE_VERSION = """
 INSERT INTO article_versions (article_id, version, content_hash, title, lead, body, raw, valid_from)
 SELECT id, version, content_hash, title, lead, body, raw, updated_at FROM articles WHERE id = %s
 """
 
+# --- the batch path -------------------------------------------------------------------------
+_STAGE = sql.SQL(
+    "CREATE TEMP TABLE IF NOT EXISTS article_stage ON COMMIT DELETE ROWS AS"
+    " SELECT 0 AS ord, {cols} FROM articles WITH NO DATA"
+).format(cols=_cols)
+_COPY = sql.SQL("COPY article_stage (ord, {cols}) FROM STDIN").format(cols=_cols)
+_BATCH_INSERT = sql.SQL(
+    "INSERT INTO articles ({cols})"
+    " SELECT {cols} FROM (SELECT DISTINCT ON (source, source_key) * FROM article_stage"
+    "  ORDER BY source, source_key, ord DESC) s"
+    " ORDER BY ord"
+    " ON CONFLICT (source, source_key) DO NOTHING RETURNING source, source_key"
+).format(cols=_cols)
+_BATCH_CHANGED = """
+SELECT DISTINCT ON (s.source, s.source_key) s.source, s.source_key, a.id,
+       a.content_hash <> s.content_hash AS changed
+FROM article_stage s JOIN articles a USING (source, source_key)
+ORDER BY s.source, s.source_key, s.ord DESC
+"""
+_BATCH_VERSIONS = """
+INSERT INTO article_versions (article_id, version, content_hash, title, lead, body, raw, valid_from)
+SELECT id, version, content_hash, title, lead, body, raw, updated_at FROM articles
+WHERE id = ANY(%s) ORDER BY id
+"""
+_BATCH_UPDATE = sql.SQL(
+    "UPDATE articles a SET {sets}, version = a.version + 1, updated_at = now()"
+    " FROM (SELECT DISTINCT ON (source, source_key) * FROM article_stage"
+    "  ORDER BY source, source_key, ord DESC) s"
+    " WHERE a.source = s.source AND a.source_key = s.source_key AND a.id = ANY(%s)"
+).format(sets=sql.SQL(", ").join(
+    sql.SQL("{c} = s.{c}").format(c=sql.Identifier(c)) for c in _CONTENT))
 
-def _values(article: Article, run_id: int | None) -> tuple:
+
+def article_values(article: Article, run_id: int | None) -> tuple:
+    """The row for ``COLUMNS``, in order."""
     pub = article.published
     return (
         article.source, article.source_key, article.url, article.canonical_url, article.title,
@@ -54,9 +95,8 @@ def _values(article: Article, run_id: int | None) -> tuple:
 
 def upsert_article(conn: psycopg.Connection, article: Article, run_id: int | None) -> Outcome:
     """Insert or update one article; the caller owns the transaction."""
-    values = _values(article, run_id)
-    row = conn.execute(_INSERT, values).fetchone()
-    if row is not None:
+    values = article_values(article, run_id)
+    if conn.execute(_INSERT, values).fetchone() is not None:
         return "new"
     existing = conn.execute(
         "SELECT id, content_hash FROM articles WHERE source = %s AND source_key = %s FOR UPDATE",
@@ -70,6 +110,47 @@ def upsert_article(conn: psycopg.Connection, article: Article, run_id: int | Non
     conn.execute(_SAVE_VERSION, (article_id,))
     conn.execute(_UPDATE, (*values[2:], article_id))
     return "updated"
+
+
+def upsert_articles(
+    conn: psycopg.Connection, articles: Sequence[Article], run_id: int | None
+) -> list[Outcome]:
+    """Upsert a batch (COPY to a staging table, then set-based statements); one outcome each.
+
+    When the batch repeats a key, its last occurrence is written and the earlier ones report
+    'unchanged'. The caller owns the transaction.
+    """
+    if not articles:
+        return []
+    conn.execute(_STAGE)
+    conn.execute("TRUNCATE article_stage")
+    with conn.cursor().copy(_COPY) as copy:
+        for ord_, article in enumerate(articles):
+            copy.write_row((ord_, *article_values(article, run_id)))
+    new = {(s, k) for s, k in conn.execute(_BATCH_INSERT).fetchall()}
+    changed_ids = []
+    changed_keys = set()
+    for source, key, article_id, changed in conn.execute(_BATCH_CHANGED).fetchall():
+        if changed and (source, key) not in new:
+            changed_ids.append(article_id)
+            changed_keys.add((source, key))
+    if changed_ids:
+        conn.execute(_BATCH_VERSIONS, (changed_ids,))
+        conn.execute(_BATCH_UPDATE, (changed_ids,))
+    conn.execute("TRUNCATE article_stage")
+    last = {(a.source, a.source_key): i for i, a in enumerate(articles)}
+    outcomes: list[Outcome] = []
+    for i, article in enumerate(articles):
+        key = (article.source, article.source_key)
+        if last[key] != i:
+            outcomes.append("unchanged")  # a later copy in this batch is the one written
+        elif key in new:
+            outcomes.append("new")
+        elif key in changed_keys:
+            outcomes.append("updated")
+        else:
+            outcomes.append("unchanged")
+    return outcomes
 
 
 def article_count(conn: psycopg.Connection) -> int:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import re
+import time
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -94,11 +96,34 @@ def resolve_dsn() -> str:
     return _airflow_connection() or embedded_dsn()
 
 
+def _retry_settings() -> tuple[int, float]:
+    attempts = int(os.environ.get("NEWS_DB_CONNECT_ATTEMPTS", "6"))
+    backoff = float(os.environ.get("NEWS_DB_CONNECT_BACKOFF", "0.5"))
+    return max(1, attempts), max(0.0, backoff)
+
+
 def connect(dsn: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
-    """A psycopg connection to the news database; errors name the (masked) server."""
+    """A psycopg connection to the news database, retried with backoff while it refuses.
+
+    A database that restarts (or is not up yet) should delay a run, not fail it: we try
+    ``NEWS_DB_CONNECT_ATTEMPTS`` times (default 6), waiting ``NEWS_DB_CONNECT_BACKOFF`` seconds
+    doubled each time with jitter (0.5 s -> ~16 s in all), then fail with the masked server
+    name and the server's own reason.
+    """
     dsn = dsn or resolve_dsn()
-    try:
-        return psycopg.connect(dsn, autocommit=autocommit, application_name="newsthreads")
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseError(f"cannot connect to {mask_dsn(dsn)}: {mask_dsn(reason)}") from exc
+    attempts, backoff = _retry_settings()
+    for attempt in range(1, attempts + 1):
+        try:
+            return psycopg.connect(dsn, autocommit=autocommit, application_name="newsthreads",
+                                   connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if attempt == attempts:
+                raise DatabaseError(
+                    f"cannot connect to {mask_dsn(dsn)} after {attempts} attempt(s):"
+                    f" {mask_dsn(reason)}") from exc
+            delay = backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+            log.warning("cannot connect to %s (%s); retrying in %.1f s (%d/%d)",
+                        mask_dsn(dsn), mask_dsn(reason), delay, attempt, attempts)
+            time.sleep(delay)
+    raise AssertionError("unreachable")

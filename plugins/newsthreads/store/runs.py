@@ -1,17 +1,19 @@
 """The run log: what each run read, stored, skipped, and why (``ingest_runs``, ``ingest_errors``).
 
-Errors are written on their own short transactions in autocommit-free code paths too: the
-caller commits them with its batch, so a crash loses neither the articles nor their errors
-without the other.
+Error rows are written in the caller's transaction and committed with its batch, so a crash
+keeps or loses a batch's articles and its errors together.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+log = logging.getLogger(__name__)
 
 RAW_CAP = 1_000_000  # bytes of raw input kept per error row; the rest stays at the source
 
@@ -34,9 +36,24 @@ class RunCounts:
         return asdict(self)
 
 
+_ABANDON = """
+UPDATE ingest_runs SET status = 'abandoned', finished_at = now()
+WHERE status = 'running'
+  AND (backend_pid IS NULL
+       OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database()))
+RETURNING id, kind, started_at
+"""
+
+
 def start_run(conn: psycopg.Connection, kind: str, params: dict[str, Any]) -> int:
+    """Open a run; first close runs whose process is gone (killed, or lost with the server)."""
+    for run_id, run_kind, started in conn.execute(_ABANDON).fetchall():
+        log.warning("run %d (%s, started %s) was abandoned: its process is gone; its committed"
+                    " batches are kept and this run redoes the rest", run_id, run_kind,
+                    started.isoformat(timespec="seconds"))
     row = conn.execute(
-        "INSERT INTO ingest_runs (kind, params) VALUES (%s, %s) RETURNING id",
+        "INSERT INTO ingest_runs (kind, params, backend_pid) VALUES (%s, %s, pg_backend_pid())"
+        " RETURNING id",
         (kind, Jsonb(params)),
     ).fetchone()
     conn.commit()

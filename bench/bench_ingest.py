@@ -1,0 +1,70 @@
+"""End to end: JSONL archive -> normalise -> store -> thread, articles/s and peak memory.
+
+Goal (issue 6): >= 1,000 articles/s on 2 cores, memory flat in corpus size. Each size runs in
+its own process so its peak RSS is its own. Usage: bench/bench_ingest.py [N ...]
+(default 10000 100000).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from common import machine, peak_rss_mb, scratch_db, synthetic_records, write_section
+
+
+def one(n: int) -> dict:
+    from newsthreads.pipeline import ingest_jsonl
+    from newsthreads.stories.service import cluster_pending
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "archive.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            for record in synthetic_records(n):
+                fh.write(json.dumps(record) + "\n")
+        base_rss = peak_rss_mb()
+        with scratch_db() as url, psycopg.connect(url) as conn:
+            began = time.perf_counter()
+            result = ingest_jsonl(conn, [path])
+            ingest_s = time.perf_counter() - began
+            began = time.perf_counter()
+            cluster_pending(conn)
+            cluster_s = time.perf_counter() - began
+            threads = conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+    assert result.counts.new == n, result.counts
+    return {"n": n, "ingest_s": ingest_s, "cluster_s": cluster_s, "threads": threads,
+            "peak_rss_mb": peak_rss_mb(), "base_rss_mb": base_rss}
+
+
+def main(sizes: list[int]) -> None:
+    rows = []
+    for n in sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", str(n)], check=True,
+                             capture_output=True, text=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    lines = [f"- machine: {machine()}",
+             "| articles | ingest (normalise+store) | threading | end to end | threads |"
+             " peak RSS |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        total = r["ingest_s"] + r["cluster_s"]
+        lines.append(
+            f"| {r['n']:,} | {r['n'] / r['ingest_s']:,.0f}/s | {r['n'] / r['cluster_s']:,.0f}/s"
+            f" | **{r['n'] / total:,.0f}/s** | {r['threads']:,} | {r['peak_rss_mb']:,.0f} MB |")
+    if len(rows) > 1:
+        lines.append(f"- peak memory ratio largest/smallest: "
+                     f"{rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
+                     f" for {rows[-1]['n'] / rows[0]['n']:.0f}x the articles (goal: flat)")
+    lines.append("- goal: >= 1,000 articles/s end to end")
+    write_section("end-to-end JSONL ingest", lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--one"]:
+        print(json.dumps(one(int(sys.argv[2]))))
+    else:
+        main([int(a) for a in sys.argv[1:]] or [10_000, 100_000])

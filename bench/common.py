@@ -1,0 +1,109 @@
+"""Shared bench helpers: a throwaway database, a synthetic article generator, a results file.
+
+Benchmarks report ratios against a baseline measured in the same run (raw COPY, raw
+feedparser), so a slow or busy machine moves both sides together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import random
+import resource
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+
+from newsthreads.store.migrate import migrate  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results.md")
+ADMIN = os.environ.get("NEWS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+WORDS = ("summit leaders meeting nuclear talks sanctions president minister election budget"
+         " storm flood police court trial strike union oil prices market bank rates vaccine"
+         " hospital school river bridge fire border army ceasefire treaty harbour airport"
+         " møte regjeringen statsminister valg budsjett flom politiet retten streik").split()
+NAMES = ("Putin Kim Trump Støre Solberg Biden Merkel Macron Xi Moon Oslo Bergen Vladivostok"
+         " Hanoi Moskva Washington Equinor NTB Reuters").split()
+
+
+@contextlib.contextmanager
+def scratch_db() -> Iterator[str]:
+    """A migrated throwaway database on the local server (or an embedded one), dropped after."""
+    server = None
+    admin = ADMIN
+    try:
+        psycopg.connect(admin, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        import tempfile
+
+        import pgserver
+
+        server = pgserver.get_server(tempfile.mkdtemp(), cleanup_mode="delete")
+        admin = server.get_uri()
+    name = f"newsthreads_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + f"/{name}" + ("?" + admin.split("?", 1)[1]
+                                                   if "?" in admin else "")
+    try:
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if server is not None:
+            server.cleanup()
+
+
+def synthetic_records(n: int, seed: int = 7) -> Iterator[dict]:
+    """JSONL-shaped records: a few hundred words each, dated, in stories of related words."""
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    for i in range(n):
+        story = rng.randrange(max(1, n // 20))
+        srng = random.Random(story)
+        topic = srng.sample(WORDS, 6) + srng.sample(NAMES, 3)
+        words = [rng.choice(topic) if rng.random() < 0.3 else rng.choice(WORDS)
+                 for _ in range(rng.randint(80, 250))]
+        when = datetime.fromtimestamp(start + story * 3600 * 6 + rng.randint(0, 86400), UTC)
+        yield {
+            "id": f"b{i}",
+            "title": " ".join(topic[:2] + topic[6:8]).capitalize(),
+            "text": " ".join(words).capitalize() + ".",
+            "published": when.isoformat(),
+            "lang": "en" if i % 3 else "nb",
+            "source": f"outlet{i % 7}",
+            "url": f"https://example.com/{i}",
+        }
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> str:
+    return (f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}"
+            f" · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+def write_section(title: str, lines: list[str]) -> None:
+    """Replace this benchmark's section in bench/results.md (other sections kept)."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    marker = f"\n## {title}\n"
+    if marker in text:
+        head, rest = text.split(marker, 1)
+        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
+        text = head + tail
+    text = text.rstrip() + marker + "\n" + "\n".join(lines) + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
+    print(marker.strip())
+    print("\n".join(lines))
