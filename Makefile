@@ -5,7 +5,7 @@ PY := .venv/bin/python
 UV_VERSION := 0.13.8
 STAMP := .venv/.installed
 
-.PHONY: demo test test-fast test-faults eval bench lint airflow setup clean db-stop lock
+.PHONY: demo test test-fast test-faults test-browser compose-check eval bench lint airflow setup clean db-stop lock
 
 setup: $(STAMP)
 
@@ -25,6 +25,17 @@ test: setup            ## every test against a real PostgreSQL (and Chromium for
 
 test-fast: setup       ## the tests without the browser and fault-injection suites
 	@$(PY) -m pytest -q -m "not browser and not faults"
+
+test-faults: setup     ## fault injection: crashed database, killed processes, concurrent runs
+	@$(PY) -m pytest -q -m faults
+
+test-browser: setup    ## the UI in headless Chromium against a local Airflow
+	@bash scripts/ensure-chromium.sh
+	@$(PY) -m pytest -q -m browser
+
+compose-check: setup   ## validate docker-compose.yml (no Docker engine needed)
+	@.venv/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	@$(PY) -m pytest -q tests/test_compose.py
 
 eval: setup            ## threading quality on ../shared/eval/threads
 	@$(PY) -m newsthreads.cli eval ../shared/eval/threads/dev.jsonl
