@@ -15,48 +15,7 @@ The result is in the task log and in `ingest_runs` (kind `rethread`). Manual onl
 
 from __future__ import annotations
 
-import logging
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 from airflow.sdk import Param, dag, task
-
-WINDOW_TZ = "Europe/Oslo"  # as newsthreads.normalise.dates.DEFAULT_TZ; not imported: parse-light
-log = logging.getLogger("newsthreads.rethread")
-
-
-def rethread_window(start_day: str, end_day: str, dry_run: bool) -> dict:
-    """Run ``stories.service.rethread`` on [start_day, end_day] (inclusive) and log the run."""
-    from newsthreads.store.connection import connect
-    from newsthreads.store.migrate import migrate
-    from newsthreads.store.runs import RunCounts, finish_run, start_run
-    from newsthreads.stories.service import rethread
-
-    first, last = date.fromisoformat(start_day), date.fromisoformat(end_day)
-    if last < first:
-        raise ValueError(f"rethread window: 'to' ({last}) is before 'from' ({first})")
-    zone = ZoneInfo(WINDOW_TZ)
-    start = datetime.combine(first, time(), zone)
-    end = datetime.combine(last + timedelta(days=1), time(), zone)
-    params = {"from": start_day, "to": end_day, "dry_run": dry_run}
-    with connect() as conn:
-        migrate(conn)
-        run_id = start_run(conn, "rethread", params)
-        try:
-            result = rethread(conn, start, end, dry_run=dry_run)
-        except BaseException:
-            conn.rollback()
-            finish_run(conn, run_id, RunCounts(), status="failed")
-            raise
-        finish_run(conn, run_id, RunCounts(read=result.articles, updated=result.moved,
-                                           duplicates=result.stats.duplicates))
-    summary = {"run_id": run_id, "from": start_day, "to": end_day, "dry_run": dry_run,
-               "articles": result.articles, "threads_before": result.threads_before,
-               "threads_after": result.threads_after, "moved": result.moved,
-               "duplicates": result.stats.duplicates,
-               "seconds": round(result.stats.seconds, 2)}
-    log.info("rethread %s: %s", "preview (nothing written)" if dry_run else "applied", summary)
-    return summary
 
 
 @dag(
@@ -80,8 +39,10 @@ def rethread_window(start_day: str, end_day: str, dry_run: bool) -> dict:
 def news_rethread():
     @task
     def rethread(params: dict | None = None) -> dict:
+        from newsthreads.tasks import rethread_task
+
         params = params or {}
-        return rethread_window(params["from"], params["to"], bool(params["dry_run"]))
+        return rethread_task(params["from"], params["to"], bool(params["dry_run"]))
 
     rethread()
 

@@ -46,3 +46,20 @@ def test_ingest_then_thread_through_the_dags(dagbag, clean_db):
     assert "success" in str(run.state)
     with psycopg.connect(clean_db) as conn:
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (5,)
+
+
+def test_rethread_dag_params_and_a_real_run(dagbag, clean_db):
+    dag = dagbag.dags["news_rethread"]
+    assert dag.params["dry_run"] is True
+    schema = {k: dag.params.get_param(k).schema for k in ("from", "to")}
+    assert all(s.get("format") == "date" for s in schema.values())
+    assert dagbag.dags["news_ingest_files"].test(run_conf={"path": "seeds"}).state == "success"
+    assert dagbag.dags["news_thread_stories"].test().state == "success"
+    run = dag.test(run_conf={"from": "2019-04-01", "to": "2019-04-30", "dry_run": False})
+    assert "success" in str(run.state)
+    with psycopg.connect(clean_db) as conn:
+        kind, status, read = conn.execute(
+            "SELECT kind, status, items_read FROM ingest_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        assert (kind, status) == ("rethread", "ok") and read >= 4
+        assert conn.execute("SELECT article_count FROM story_threads").fetchall() == [(5,)]

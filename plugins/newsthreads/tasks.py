@@ -8,15 +8,20 @@ code runs from the CLI and in tests.
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from newsthreads.paths import REPO_ROOT
 from newsthreads.pipeline import ingest_files
 from newsthreads.store.connection import connect
 from newsthreads.store.migrate import migrate
+from newsthreads.store.runs import RunCounts, finish_run, start_run
 
 log = logging.getLogger(__name__)
+
+WINDOW_TZ = "Europe/Oslo"  # the zone day and month dates are stored in
 
 
 def resolve_input_path(path: str) -> Path:
@@ -48,4 +53,37 @@ def thread_stories_task() -> dict:
         stats = cluster_pending(conn)
     summary = stats.as_dict() if hasattr(stats, "as_dict") else dict(vars(stats))
     log.info("threading summary: %s", summary)
+    return summary
+
+
+def rethread_task(start_day: str, end_day: str, dry_run: bool) -> dict:
+    """Re-cluster the articles published on [start_day, end_day] (days in the display zone,
+    both included) and log the run in ``ingest_runs`` as kind ``rethread``."""
+    from newsthreads.stories.service import rethread
+
+    first, last = date.fromisoformat(start_day), date.fromisoformat(end_day)
+    if last < first:
+        raise ValueError(f"rethread window: 'to' ({last}) is before 'from' ({first})")
+    zone = ZoneInfo(WINDOW_TZ)
+    start = datetime.combine(first, time(), zone)
+    end = datetime.combine(last + timedelta(days=1), time(), zone)
+    params = {"from": start_day, "to": end_day, "dry_run": dry_run}
+    with connect() as conn:
+        migrate(conn)
+        run_id = start_run(conn, "rethread", params)
+        try:
+            result = rethread(conn, start, end, dry_run=dry_run)
+        except BaseException:
+            if not conn.broken:
+                conn.rollback()
+                finish_run(conn, run_id, RunCounts(), status="failed")
+            raise
+        finish_run(conn, run_id, RunCounts(read=result.articles, updated=result.moved,
+                                           duplicates=result.stats.duplicates))
+    summary = {"run_id": run_id, "from": start_day, "to": end_day, "dry_run": dry_run,
+               "articles": result.articles, "threads_before": result.threads_before,
+               "threads_after": result.threads_after, "moved": result.moved,
+               "duplicates": result.stats.duplicates,
+               "seconds": round(result.stats.seconds, 2)}
+    log.info("rethread %s: %s", "preview (nothing written)" if dry_run else "applied", summary)
     return summary
