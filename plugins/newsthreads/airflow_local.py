@@ -186,6 +186,11 @@ class LocalAirflow:
         if migrate_proc.wait() != 0:
             raise LaunchError("airflow db migrate failed:\n" + self._tail("db-migrate"))
         del self.processes["db-migrate"]
+        pool_proc = self._spawn("pools", ["pools", "set", os.environ.get("NEWS_FEEDS_POOL",
+                                          "news_feeds"), "8", "news_ingest_feeds fetches"])
+        if pool_proc.wait() != 0:
+            raise LaunchError("creating the news_feeds pool failed:\n" + self._tail("pools"))
+        del self.processes["pools"]
         self.pgid = None  # the migration's group is gone; the first component leads the next
         for name in COMPONENTS:
             self._spawn(name, [name])

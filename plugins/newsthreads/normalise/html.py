@@ -21,6 +21,7 @@ BLOCK = {
 SKIP = {"script", "style", "noscript", "template", "iframe", "object", "embed", "svg",
         "head", "title", "button", "form", "select", "textarea"}
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
 _TAGLIKE = re.compile(r"<[A-Za-z!/]")
 
 
@@ -82,8 +83,8 @@ class _TextExtractor(HTMLParser):
 
 def _tidy(raw: str) -> str:
     paragraphs = []
-    for block in re.split(r"\n\s*\n", raw):
-        lines = [_SPACES.sub(" ", line).strip() for line in block.split("\n")]
+    for block in _BLANK_LINE.split(raw):
+        lines = [" ".join(line.split()) for line in block.split("\n")]
         text = "\n".join(line for line in lines if line)
         if text:
             paragraphs.append(text)

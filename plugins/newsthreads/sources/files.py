@@ -35,20 +35,20 @@ def read_file_item(root: Path, file: Path, source: str | None = None) -> RawItem
     key = file.relative_to(root).as_posix() if file != root else file.name
     name = source or root.name or "files"
     where = str(file)
-    try:
+    try:  # a file can vanish, or be unreadable, between the listing and the read
         size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            with file.open("rb") as fh:
+                head = fh.read(64 * 1024)
+            return InputError(
+                where,
+                f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit"
+                " (NEWS_MAX_FILE_BYTES); not read",
+                key=key, raw=head,
+            )
+        data = file.read_bytes()
     except OSError as exc:
         return InputError(where, f"cannot read: {exc.strerror or exc}", key=key)
-    if size > MAX_FILE_BYTES:
-        with file.open("rb") as fh:
-            head = fh.read(64 * 1024)
-        return InputError(
-            where,
-            f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit"
-            " (NEWS_MAX_FILE_BYTES); not read",
-            key=key, raw=head,
-        )
-    data = file.read_bytes()
     if not data.strip():
         return InputError(where, "empty file", key=key, raw=data)
     try:

@@ -21,7 +21,11 @@ def decode_text(data: bytes) -> tuple[str, str | None]:
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8", errors="replace"), None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), None
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError as exc:  # a torn last byte, a lone surrogate
+            return (data.decode("utf-16", errors="replace"),
+                    f"invalid UTF-16 at byte {exc.start}; unreadable bytes replaced by U+FFFD")
     if b"\x00" in data[:8192]:
         raise NotText("binary data (NUL bytes), not a text file")
     sample = data[:8192]
