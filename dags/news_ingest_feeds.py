@@ -63,7 +63,10 @@ def news_ingest_feeds():
         """Close the run with its counts, whatever happened to single feeds."""
         from newsthreads.feeds_run import finish_feeds_run
 
-        return finish_feeds_run(ingest_run, list(outcomes or []))
+        # Index by length: iterating the lazy XCom sequence probes one past the end and logs
+        # a misleading "XCom not found" error.
+        polled = [outcomes[i] for i in range(len(outcomes))] if outcomes else []
+        return finish_feeds_run(ingest_run, polled)
 
     @task(outlets=[Asset(ARTICLES_ASSET_URI)])
     def announce(summary: dict) -> dict:

@@ -37,6 +37,8 @@ def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> str:
     """Run one DAG from dags/ with dag.test(); return the run's final state."""
     from airflow.dag_processing.dagbag import DagBag
 
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # Airflow resets filters
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / f"{dag_id}.py"))
     if dag_id not in bag.dags:
         raise RuntimeError(f"DAG {dag_id} did not load: {bag.import_errors}")
