@@ -12,11 +12,10 @@ import time
 
 import psycopg
 from common import machine, scratch_db, synthetic_records, write_section
-from psycopg import sql
-
 from newsthreads.model import RawItem
 from newsthreads.normalise.article import normalise_item
 from newsthreads.store.articles import COLUMNS, article_values, upsert_articles
+from psycopg import sql
 
 BATCH = 500
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import SEEDS
 
 
@@ -62,3 +63,79 @@ def test_unreachable_database_is_a_clear_error_without_password(tmp_path):
     assert "newsthreads: error: cannot connect" in out.stderr
     assert "after 2 attempt(s)" in out.stderr and "retrying in" in out.stderr
     assert "s3cret" not in out.stderr + out.stdout
+
+
+# --- the one resolver: what an operator writes in AIRFLOW_CONN_NEWS_DB reaches libpq ----------
+
+def test_airflow_json_connection_keeps_its_ssl_extras(monkeypatch):
+    from newsthreads.store.connection import resolve_dsn
+
+    monkeypatch.delenv("NEWS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_NEWS_DB", json.dumps({
+        "conn_type": "postgres", "login": "news", "password": "p@ss word", "host": "db",
+        "port": 5433, "schema": "news",
+        "extra": {"sslmode": "verify-full", "sslrootcert": "/ca.pem", "cursor": "dictcursor"}}))
+    dsn = resolve_dsn()
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    assert params["sslmode"] == "verify-full" and params["sslrootcert"] == "/ca.pem"
+    assert "cursor" not in params  # a provider option, not a libpq one: libpq would refuse it
+    assert (params["user"], params["password"], params["host"], params["port"],
+            params["dbname"]) == ("news", "p@ss word", "db", "5433", "news")
+
+
+def test_airflow_uri_with_encoded_extras_is_read(monkeypatch):
+    from newsthreads.store.connection import resolve_dsn
+    from psycopg.conninfo import conninfo_to_dict
+
+    monkeypatch.delenv("NEWS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_NEWS_DB", "postgres://u:pw@db:5432/news?__extra__="
+                       "%7B%22sslmode%22%3A+%22require%22%2C+%22cursor%22%3A+%22x%22%7D")
+    params = conninfo_to_dict(resolve_dsn())
+    assert params["sslmode"] == "require" and "__extra__" not in params and "cursor" not in params
+
+
+def test_a_malformed_airflow_connection_is_a_clear_error(tmp_path):
+    env = {**os.environ, "AIRFLOW_CONN_NEWS_DB": '{"login": "u", "password": "s3cret"',
+           "NEWS_DB_CONNECT_ATTEMPTS": "1"}
+    env.pop("NEWS_DATABASE_URL", None)
+    out = subprocess.run([sys.executable, "-m", "newsthreads.cli", "threads"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "AIRFLOW_CONN_NEWS_DB" in out.stderr and "JSON" in out.stderr
+    assert "s3cret" not in out.stderr
+
+
+@pytest.mark.parametrize("dsn", [
+    "postgresql://u:s3cret@h/db", "host=h password=s3cret user=u",
+    "host=h password='s3 cret' user=u", "host=h password = 's3\\' cret' user=u",
+    "postgresql://h/db?sslmode=require&password=s3cret",
+])
+def test_mask_dsn_hides_every_password_spelling(dsn):
+    from newsthreads.store.connection import mask_dsn
+
+    masked = mask_dsn(dsn)
+    assert "s3" not in masked and "cret" not in masked and "***" in masked
+
+
+def test_a_negative_limit_is_a_usage_error_not_a_traceback(clean_db):
+    out = cli("threads", "--limit", "-1", db=clean_db)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "--limit" in out.stderr
+
+
+def test_reading_an_unmigrated_database_says_what_to_do(admin_url):
+    import uuid
+
+    import psycopg
+
+    name = f"newsthreads_empty_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        out = cli("threads", db=admin_url.rsplit("/", 1)[0] + f"/{name}")
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "story_threads" in out.stderr and "newsthreads migrate" in out.stderr

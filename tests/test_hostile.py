@@ -91,3 +91,11 @@ def test_oversized_field_is_cut_with_a_recorded_warning(conn, tmp_path):
     assert length == MAX_FIELD_CHARS
     warnings = [e["reason"] for e in result.errors if e["severity"] == "warning"]
     assert any("cut to" in w and "body" in w for w in warnings)
+
+
+@pytest.mark.parametrize("line", [b"[" * 100_000, b'{"id": "x", "text": "y", "title": '
+                                  + b"[" * 100_000 + b"]" * 100_000 + b"}"])
+def test_deeply_nested_json_is_our_error_not_a_crash(line):
+    # json.loads raises RecursionError here; before the fix it escaped and ended the whole run.
+    result = parse_line(line, "nested.jsonl", 7, "hostile")
+    assert isinstance(result, InputError) and result.line == 7 and "nested" in result.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -236,3 +237,225 @@ def test_a_row_the_database_refuses_costs_only_itself(conn):
                                                                                       ("g2",)]
     reason = conn.execute("SELECT input, reason FROM ingest_errors").fetchone()
     assert reason[0] == "mem:bad" and "articles_interval_ck" in reason[1]
+
+
+def _varied_words(chars: int, seed: int = 5) -> str:
+    """Text whose distinct words alone outgrow PostgreSQL's 1 MB tsvector at ~1 M characters."""
+    import random
+
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyzæøå"
+    words, total = [], 0
+    while total < chars:
+        word = "".join(rng.choice(letters) for _ in range(rng.randint(4, 12)))
+        words.append(word)
+        total += len(word) + 1
+    return " ".join(words)[:chars]
+
+
+def test_a_body_too_big_for_the_search_index_is_cut_not_fatal(conn, seeds_copy):
+    # A 1.2 MB text file is under the file cap; before the fix its 1 M-character body made the
+    # generated tsvector overflow (ProgramLimitExceeded, an OperationalError), which the
+    # pipeline took for a lost server: the whole run failed, and every rerun with it.
+    (seeds_copy / "huge_words.txt").write_text(
+        " date 2019-04\n\n" + _varied_words(1_200_000), encoding="utf-8")
+    result = ingest_files(conn, [seeds_copy])
+    assert result.counts.new == 6 and result.counts.failed == 0
+    warning = [e for e in result.errors if e["input"].endswith("huge_words.txt")]
+    assert warning and warning[0]["severity"] == "warning" and "cut to" in warning[0]["reason"]
+
+
+def test_a_database_limit_on_one_row_is_not_taken_for_a_lost_server(conn):
+    from newsthreads.model import RawItem
+    from newsthreads.pipeline import _store_batch
+    from newsthreads.store.runs import RunCounts, start_run
+
+    run_id = start_run(conn, "unit", {})
+    huge = _article("huge", _varied_words(1_100_000))  # bypasses normalise's cut
+    batch = [(RawItem("unit", k, {"text": "x"}, f"mem:{k}"), a) for k, a in
+             (("g1", _article("g1", "fine")), ("huge", huge), ("g2", _article("g2", "also")))]
+    counts = RunCounts()
+    _store_batch(conn, batch, run_id, counts)
+    assert (counts.new, counts.failed) == (2, 1)
+    input_, reason = conn.execute("SELECT input, reason FROM ingest_errors").fetchone()
+    assert input_ == "mem:huge" and "tsvector" in reason
+
+
+def test_nul_in_any_jsonl_field_is_stored_without_it(conn, tmp_path):
+    # PostgreSQL text and jsonb cannot hold U+0000; before the fix a NUL in the title, url or
+    # date refused the whole article, and a NUL in an id crashed the run while logging it.
+    record = {"id": "k\x00ey", "source": "wi\x00re", "title": "Tit\x00tel", "url": "u\x00rl",
+              "published": "2019-04\x00", "text": "Kim og Putin møttes i Vladivostok."}
+    bad = {"id": "bad\x00id", "title": "no text here"}
+    path = tmp_path / "nul.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+    result = ingest_jsonl(conn, [path])
+    assert (result.counts.new, result.counts.failed) == (1, 1), result.errors
+    row = one(conn, "SELECT source, source_key, title, url, published_raw, raw->>'title'"
+                    " FROM articles")
+    assert row == ("wire", "key", "Tittel", "url", "2019-04", "Tittel")
+    assert one(conn, "SELECT item_key FROM ingest_errors WHERE severity = 'error'") == ("badid",)
+    again = ingest_jsonl(conn, [path])
+    assert (again.counts.new, again.counts.unchanged) == (0, 1)
+
+
+def test_utf16_file_with_a_torn_last_byte_is_read_with_a_warning(conn, tmp_path):
+    text = "Kim og Putin møttes i Vladivostok torsdag.\n\nDet var første gang.\n"
+    (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16") + b"\x00")  # odd length
+    (tmp_path / "ok.txt").write_text(text, encoding="utf-8")
+    result = ingest_files(conn, [tmp_path])
+    assert result.counts.new == 2 and result.counts.failed == 0
+    warnings = [e["reason"] for e in result.errors if e["input"].endswith("utf16.txt")]
+    assert warnings and "UTF-16" in warnings[0]
+
+
+def test_an_unreadable_file_is_recorded_and_the_rest_stored(conn, seeds_copy, monkeypatch):
+    (seeds_copy / "locked.txt").write_text("Et avsnitt.\n", encoding="utf-8")
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == "locked.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    result = ingest_files(conn, [seeds_copy])
+    assert result.counts.new == 5 and result.counts.failed == 1
+    err = next(e for e in result.errors if e["input"].endswith("locked.txt"))
+    assert err["severity"] == "error" and "Permission denied" in err["reason"]
+
+
+def test_a_run_that_dies_keeps_the_counts_of_what_it_committed(conn, seeds_copy):
+    from newsthreads.pipeline import run_ingest
+    from newsthreads.sources.files import iter_files
+
+    def items():
+        yield from iter_files([seeds_copy])
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        run_ingest(conn, "files", items(), {}, batch_size=2)
+    status, read, new = one(conn, "SELECT status, items_read, items_new FROM ingest_runs")
+    assert status == "failed"
+    assert one(conn, "SELECT count(*) FROM articles") == (4,)  # two whole batches
+    assert (read, new) == (5, 4)
+
+
+def test_concurrent_batch_edits_of_one_article_make_one_version(db_url, clean_db):
+    # Two runs store the same edit at once. Before the fix the second, having read the old
+    # hash before the first committed, copied a version too: a primary-key violation that
+    # refused its whole batch, or (a moment later) a spurious second version. A slow UPDATE
+    # trigger holds the first writer between its read and its write, so the race is certain.
+    from newsthreads.store.articles import upsert_articles
+
+    with psycopg.connect(db_url) as c:
+        upsert_articles(c, [_article("a", "old text")], None)
+        c.execute("CREATE FUNCTION test_slow_update() RETURNS trigger LANGUAGE plpgsql AS"
+                  " $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$")
+        c.execute("CREATE TRIGGER test_slow_update BEFORE UPDATE ON articles"
+                  " FOR EACH ROW EXECUTE FUNCTION test_slow_update()")
+        c.commit()
+    outcomes: dict[str, object] = {}
+
+    def write(name: str) -> None:
+        try:
+            with psycopg.connect(db_url) as c:
+                outcomes[name] = upsert_articles(c, [_article("a", "new text")], None)
+                c.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcomes[name] = exc
+
+    try:
+        first = threading.Thread(target=write, args=("first",))
+        second = threading.Thread(target=write, args=("second",))
+        first.start()
+        time.sleep(0.5)
+        second.start()
+        first.join(30)
+        second.join(30)
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as c:
+            c.execute("DROP TRIGGER IF EXISTS test_slow_update ON articles")
+            c.execute("DROP FUNCTION IF EXISTS test_slow_update()")
+    assert outcomes == {"first": ["updated"], "second": ["unchanged"]}
+    with psycopg.connect(db_url) as c:
+        assert one(c, "SELECT version, body FROM articles") == (2, "new text")
+        assert one(c, "SELECT count(*) FROM article_versions") == (1,)
+
+
+def test_a_run_spanning_several_connections_is_not_abandoned_by_the_next(db_url, clean_db):
+    # The feeds DAG opens its run in one task and closes it in another, each with its own
+    # connection. Before the fix, any run started in between saw the opener's backend gone and
+    # marked the live run 'abandoned' (with a false warning in its log).
+    from newsthreads.store.runs import start_run
+
+    with psycopg.connect(db_url) as c:
+        spanning = start_run(c, "feeds", {}, session_bound=False)
+        died = start_run(c, "files", {})
+    with psycopg.connect(db_url) as c:
+        start_run(c, "files", {})
+        status = dict(c.execute("SELECT id, status FROM ingest_runs").fetchall())
+    assert status[spanning] == "running" and status[died] == "abandoned"
+
+
+def test_a_deadlock_is_retried_not_taken_for_a_lost_server_or_a_bad_row(conn):
+    from newsthreads.pipeline import _in_savepoint
+
+    calls = []
+
+    def work():
+        calls.append(1)
+        conn.execute("SELECT 1")
+        if len(calls) == 1:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        return "done"
+
+    assert _in_savepoint(conn, work) == "done" and len(calls) == 2
+
+
+def test_a_normaliser_bug_on_one_input_costs_only_that_input(conn, seeds_copy, monkeypatch):
+    import newsthreads.pipeline as pipeline
+
+    real = pipeline.normalise_item
+
+    def flaky(item, **kw):
+        if item.key.startswith("002"):
+            raise IndexError("list index out of range")
+        return real(item, **kw)
+
+    monkeypatch.setattr(pipeline, "normalise_item", flaky)
+    result = ingest_files(conn, [seeds_copy])
+    assert (result.counts.new, result.counts.failed) == (4, 1)
+    err = next(e for e in result.errors if e["severity"] == "error")
+    assert err["input"].endswith(".txt") and "IndexError" in err["reason"]
+    assert err["has_raw"]
+
+
+def test_an_oversized_jsonl_line_is_refused_without_reading_it_whole(conn, tmp_path,
+                                                                     monkeypatch):
+    # A JSON array given as JSONL is one huge line: before the fix it was read whole into memory
+    # (a multi-GB dump could kill the worker). Now the line is refused, the rest still read.
+    import newsthreads.sources.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "MAX_LINE_BYTES", 1000)
+    good = json.dumps({"id": "g", "text": "Kim og Putin møttes i Vladivostok torsdag."})
+    huge = json.dumps([{"id": str(i), "text": "x" * 50} for i in range(100)])
+    path = tmp_path / "dump.jsonl"
+    path.write_text(f"{huge}\n{good}\n{huge}", encoding="utf-8")
+    result = ingest_jsonl(conn, [path])
+    assert (result.counts.new, result.counts.failed) == (1, 2)
+    errors = errors_of(conn, result.run_id)
+    assert [e[2] for e in errors] == [1, 3]
+    assert all("over the" in e[3] and "bytes" in e[3] for e in errors)
+    assert one(conn, "SELECT max(length(raw)) FROM ingest_errors")[0] <= 1000
+
+
+def test_a_key_repeated_in_one_input_is_reported_not_silently_superseded(conn, tmp_path):
+    lines = [{"id": "a", "text": "Første versjon av saken om toppmøtet."},
+             {"id": "a", "text": "Andre versjon av saken om toppmøtet."}]
+    path = tmp_path / "twice.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    result = ingest_jsonl(conn, [path])
+    assert one(conn, "SELECT body FROM articles") == ("Andre versjon av saken om toppmøtet.",)
+    warnings = [e for e in errors_of(conn, result.run_id) if e[0] == "warning"]
+    assert [(w[2], "line 2" in w[3]) for w in warnings] == [(1, True)]

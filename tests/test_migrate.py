@@ -63,3 +63,38 @@ def test_edited_migration_is_refused(empty_db, tmp_path):
         first.write_text(first.read_text() + "\n-- edited\n")
         with pytest.raises(DatabaseError, match="changed after it was applied"):
             migrate(conn, tmp_path)
+
+
+def test_a_failing_migration_names_its_file_and_is_not_recorded(empty_db, tmp_path):
+    for path in sql_dir().glob("*.sql"):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "999_broken.sql").write_text("CREATE TABLE broken (id int);\nSELEC 1;\n")
+    with psycopg.connect(empty_db) as conn:
+        with pytest.raises(DatabaseError, match=r"999_broken\.sql.*syntax error"):
+            migrate(conn, tmp_path)
+        assert conn.execute("SELECT to_regclass('broken')").fetchone() == (None,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations WHERE version = '999'"
+                            ).fetchone() == (0,)
+        assert migrate(conn) == []  # the lock was released and the rest is applied
+
+
+def test_an_up_to_date_database_needs_no_ddl_right(empty_db, admin_url):
+    # The DAG tasks call migrate() first. Before the fix it ran CREATE TABLE IF NOT EXISTS,
+    # which needs CREATE on the schema even when the table exists: a pipeline role with
+    # only read/write rights on the tables failed every task.
+    role = f"nt_dml_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(empty_db) as conn:
+        migrate(conn)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        conn.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public'
+                     f' TO "{role}"')
+    try:
+        host = admin_url.split("@", 1)[1].rsplit("/", 1)[0]
+        with psycopg.connect(f"postgresql://{role}@{host}/{empty_db.rsplit('/', 1)[1]}") as c:
+            assert migrate(c) == []
+    finally:
+        with psycopg.connect(empty_db, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')

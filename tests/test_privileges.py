@@ -36,7 +36,8 @@ def test_migrate_ingest_and_cluster_without_superuser(app_role_db, admin_url):
         out = subprocess.run([sys.executable, "-m", "newsthreads.cli", *args], env=env,
                              capture_output=True, text=True, timeout=180)
         assert out.returncode == 0, out.stderr
-    assert "5" in out.stdout
+    table = out.stdout.splitlines()
+    assert len(table) == 3 and table[2].split()[-2:] == ["5", "1"]  # one thread: 5 articles
     with psycopg.connect(url) as conn:
         superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
                                  ).fetchone()[0]

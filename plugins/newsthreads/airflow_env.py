@@ -8,9 +8,10 @@ news database (``<newsdb>_airflow`` on the same server), never in the news table
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
 from newsthreads.paths import REPO_ROOT, data_dir
 from newsthreads.store.connection import resolve_dsn
@@ -19,12 +20,13 @@ from newsthreads.store.connection import resolve_dsn
 def _sibling_database(dsn: str, suffix: str) -> str:
     """Create (if missing) the database ``<name><suffix>`` on the server of ``dsn``."""
     parts = urlsplit(dsn)
-    name = (parts.path.lstrip("/") or "postgres") + suffix
+    name = (unquote(parts.path.lstrip("/")) or "postgres") + suffix
     with psycopg.connect(dsn, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(name, safe=""), parts.query,
+                       parts.fragment))
 
 
 def airflow_environment(news_dsn: str | None = None) -> dict[str, str]:

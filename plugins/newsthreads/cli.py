@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from newsthreads.errors import NewsthreadsError
+from newsthreads.errors import NewsthreadsError, first_line
 
 COMMAND_MODULES = ("core", "stories", "feeds")
 
@@ -46,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except NewsthreadsError as exc:
         print(f"newsthreads: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        import psycopg  # only to tell the database's refusals from our own bugs
+
+        if not isinstance(exc, psycopg.Error):
+            raise
+        hint = ("; has the database been migrated? run `newsthreads migrate`"
+                if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn)
+                else "")
+        print(f"newsthreads: database error: {first_line(exc)}{hint}", file=sys.stderr)
         return 2
 
 

@@ -132,6 +132,13 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply pending SQL migrations from sql/")
     p.set_defaults(func=cmd_migrate)
@@ -153,7 +160,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("threads", help="print the story threads, newest first")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=_positive_int, default=None, help="at most this many")
     p.set_defaults(func=cmd_threads)
 
     p = sub.add_parser("export-threads", help="one line per article: source, id, thread, copy")

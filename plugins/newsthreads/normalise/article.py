@@ -17,7 +17,11 @@ from newsthreads.normalise.dates import check_bounds, parse_date
 from newsthreads.normalise.language import detect_language
 from newsthreads.normalise.seedtext import clean_text, parse_seed_text
 
-MAX_FIELD_CHARS = 1_000_000  # a field longer than this is cut, with a warning
+# Fields longer than these are cut, with a warning. PostgreSQL's tsvector holds at most 1 MB
+# of distinct words across title, lead and body: 1 M characters of varied text overflowed it and
+# the article could not be stored at all. These caps keep any text of 1-3 byte letters within it.
+MAX_FIELD_CHARS = 300_000  # the body
+MAX_CHARS = {"title": 2_000, "lead": 20_000, "body": MAX_FIELD_CHARS}
 
 
 def content_hash(article: Article) -> str:
@@ -44,12 +48,11 @@ def resolve_date(
 
 
 def _cut(article: Article) -> None:
-    for name in ("title", "lead", "body"):
+    for name, cap in MAX_CHARS.items():
         value = getattr(article, name)
-        if value and len(value) > MAX_FIELD_CHARS:
-            setattr(article, name, value[:MAX_FIELD_CHARS])
-            article.warnings.append(
-                f"{name} was {len(value):,} characters; cut to {MAX_FIELD_CHARS:,}")
+        if value and len(value) > cap:
+            setattr(article, name, value[:cap])
+            article.warnings.append(f"{name} was {len(value):,} characters; cut to {cap:,}")
 
 
 def _from_file(item: RawItem) -> Article:
@@ -62,7 +65,7 @@ def _from_file(item: RawItem) -> Article:
         source=item.source, source_key=item.key, body=parts.body, title=parts.title,
         lead=parts.lead, section=parts.section, kicker=parts.kicker,
         subheadings=parts.subheadings, captions=parts.captions, credits=parts.credits,
-        agency=parts.agency, published_raw=parts.date_raw,
+        authors=parts.authors, agency=parts.agency, published_raw=parts.date_raw,
     )
 
 

@@ -3,7 +3,12 @@
 A rerun of the same input changes nothing; an edited input (a new content hash) keeps the
 previous text as an ``article_versions`` row and bumps ``version``. Concurrent writers of the
 same article are safe: INSERT ... ON CONFLICT DO NOTHING waits for the other writer's commit,
-and the hash comparison afterwards decides between 'unchanged' and 'updated'.
+and the hash comparison that decides between 'unchanged' and 'updated' is made on the row
+locked FOR UPDATE (in id order, so two batches cannot deadlock on their updates), so two runs
+storing the same edit write one version, not two.
+
+PostgreSQL's text and jsonb cannot hold U+0000: it is removed from every value on the way in
+(here, the one door to the table, so no source can forget it), never a reason to lose a row.
 
 Two paths with the same outcome: ``upsert_articles`` stages a batch with COPY and resolves it
 in four set-based statements (the fast path, within reach of a raw COPY); ``upsert_article``
@@ -14,7 +19,7 @@ refused, so one bad row costs only itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
@@ -58,11 +63,17 @@ _BATCH_INSERT = sql.SQL(
     " ORDER BY ord"
     " ON CONFLICT (source, source_key) DO NOTHING RETURNING source, source_key"
 ).format(cols=_cols)
-_BATCH_CHANGED = """
-SELECT DISTINCT ON (s.source, s.source_key) s.source, s.source_key, a.id,
-       a.content_hash <> s.content_hash AS changed
-FROM article_stage s JOIN articles a USING (source, source_key)
-ORDER BY s.source, s.source_key, s.ord DESC
+# The rows whose text changed, locked in id order; a row another writer is changing is read
+# again once it commits, so an edit that writer already stored is no longer 'changed' here.
+_BATCH_LOCK_CHANGED = """
+SELECT a.id, a.source, a.source_key
+FROM articles a
+JOIN (SELECT DISTINCT ON (source, source_key) source, source_key, content_hash
+      FROM article_stage ORDER BY source, source_key, ord DESC) s
+  ON a.source = s.source AND a.source_key = s.source_key
+WHERE a.content_hash <> s.content_hash
+ORDER BY a.id
+FOR UPDATE OF a
 """
 _BATCH_VERSIONS = """
 INSERT INTO article_versions (article_id, version, content_hash, title, lead, body, raw, valid_from)
@@ -78,18 +89,30 @@ _BATCH_UPDATE = sql.SQL(
     sql.SQL("{c} = s.{c}").format(c=sql.Identifier(c)) for c in _CONTENT))
 
 
+def _no_nul(value: Any) -> Any:
+    """``value`` with U+0000 removed from every string in it (PostgreSQL cannot store it)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    return value
+
+
 def article_values(article: Article, run_id: int | None) -> tuple:
     """The row for ``COLUMNS``, in order."""
     pub = article.published
     return (
-        article.source, article.source_key, article.url, article.canonical_url, article.title,
-        article.lead, article.body, article.section, article.kicker, article.subheadings,
-        article.captions, article.credits, article.agency, article.authors, article.categories,
-        article.language,
+        *map(_no_nul, (
+            article.source, article.source_key, article.url, article.canonical_url,
+            article.title, article.lead, article.body, article.section, article.kicker,
+            article.subheadings, article.captions, article.credits, article.agency,
+            article.authors, article.categories, article.language)),
         pub.start if pub else None, pub.end if pub else None,
         pub.precision if pub else None, pub.source if pub else None,
-        article.published_raw, article.published_note, article.content_hash, article.html,
-        Jsonb(article.raw), run_id,
+        _no_nul(article.published_raw), _no_nul(article.published_note), article.content_hash,
+        _no_nul(article.html), Jsonb(_no_nul(article.raw)), run_id,
     )
 
 
@@ -100,7 +123,7 @@ def upsert_article(conn: psycopg.Connection, article: Article, run_id: int | Non
         return "new"
     existing = conn.execute(
         "SELECT id, content_hash FROM articles WHERE source = %s AND source_key = %s FOR UPDATE",
-        (article.source, article.source_key),
+        values[:2],
     ).fetchone()
     if existing is None:  # deleted between the two statements: write it afresh
         return upsert_article(conn, article, run_id)
@@ -130,18 +153,17 @@ def upsert_articles(
     new = {(s, k) for s, k in conn.execute(_BATCH_INSERT).fetchall()}
     changed_ids = []
     changed_keys = set()
-    for source, key, article_id, changed in conn.execute(_BATCH_CHANGED).fetchall():
-        if changed and (source, key) not in new:
-            changed_ids.append(article_id)
-            changed_keys.add((source, key))
+    for article_id, source, key in conn.execute(_BATCH_LOCK_CHANGED).fetchall():
+        changed_ids.append(article_id)
+        changed_keys.add((source, key))
     if changed_ids:
         conn.execute(_BATCH_VERSIONS, (changed_ids,))
         conn.execute(_BATCH_UPDATE, (changed_ids,))
     conn.execute("TRUNCATE article_stage")
-    last = {(a.source, a.source_key): i for i, a in enumerate(articles)}
+    keys = [(_no_nul(a.source), _no_nul(a.source_key)) for a in articles]  # as stored
+    last = {key: i for i, key in enumerate(keys)}
     outcomes: list[Outcome] = []
-    for i, article in enumerate(articles):
-        key = (article.source, article.source_key)
+    for i, key in enumerate(keys):
         if last[key] != i:
             outcomes.append("unchanged")  # a later copy in this batch is the one written
         elif key in new:

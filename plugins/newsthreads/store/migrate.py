@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from newsthreads.errors import DatabaseError
+from newsthreads.errors import DatabaseError, first_line
 from newsthreads.paths import sql_dir
 
 log = logging.getLogger(__name__)
@@ -60,42 +60,64 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 
 def migrate(conn: psycopg.Connection, directory: Path | None = None) -> list[str]:
-    """Apply pending migrations; return the names applied (empty when up to date)."""
+    """Apply pending migrations; return the names applied (empty when up to date).
+
+    An up-to-date database needs no DDL right, so a role that may only read and write the
+    tables can call this first thing, as every DAG task does. A migration that fails is rolled
+    back whole and raised as a DatabaseError naming its file and the server's reason.
+    """
     migrations = discover(directory)
     previous_autocommit = conn.autocommit
-    conn.commit() if not previous_autocommit else None
+    if not previous_autocommit:
+        conn.commit()
     conn.autocommit = True
-    applied: list[str] = []
     try:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            conn.execute(_CREATE_TABLE)
-            done = {
-                version: (name, checksum)
-                for version, name, checksum in conn.execute(
-                    "SELECT version, name, checksum FROM schema_migrations"
-                )
-            }
-            for migration in migrations:
-                if migration.version in done:
-                    name, checksum = done[migration.version]
-                    if checksum != migration.checksum:
-                        raise DatabaseError(
-                            f"migration {migration.name} changed after it was applied "
-                            f"(as {name}); add a new numbered migration instead of editing it"
-                        )
-                    continue
-                with conn.transaction():
-                    conn.execute(migration.sql)
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum)"
-                        " VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum),
-                    )
-                log.info("applied migration %s", migration.name)
-                applied.append(migration.name)
+            return _apply(conn, migrations)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            if not conn.broken:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     finally:
-        conn.autocommit = previous_autocommit
+        if not conn.broken:
+            conn.autocommit = previous_autocommit
+
+
+def _apply(conn: psycopg.Connection, migrations: list[Migration]) -> list[str]:
+    """The pending migrations applied, each in its own transaction; the caller holds the lock."""
+    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,):
+        conn.execute(_CREATE_TABLE)
+    done = {
+        version: (name, checksum)
+        for version, name, checksum in conn.execute(
+            "SELECT version, name, checksum FROM schema_migrations"
+        )
+    }
+    applied: list[str] = []
+    for migration in migrations:
+        if migration.version in done:
+            name, checksum = done[migration.version]
+            if checksum != migration.checksum:
+                raise DatabaseError(
+                    f"migration {migration.name} changed after it was applied "
+                    f"(as {name}); add a new numbered migration instead of editing it"
+                )
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(migration.sql)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, migration.checksum),
+                )
+        except psycopg.Error as exc:
+            if conn.broken:
+                raise
+            reason = first_line(exc)
+            if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+                reason += "; run `newsthreads migrate` once as the database owner"
+            raise DatabaseError(
+                f"migration {migration.name} failed and was rolled back: {reason}") from exc
+        log.info("applied migration %s", migration.name)
+        applied.append(migration.name)
     return applied

@@ -36,25 +36,34 @@ class RunCounts:
         return asdict(self)
 
 
+# Only runs tied to one session can be judged by it: a run without a backend_pid spans several
+# connections (the feeds DAG opens it in one task and closes it in another).
 _ABANDON = """
 UPDATE ingest_runs SET status = 'abandoned', finished_at = now()
 WHERE status = 'running'
-  AND (backend_pid IS NULL
-       OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database()))
+  AND backend_pid IS NOT NULL
+  AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())
 RETURNING id, kind, started_at
 """
 
 
-def start_run(conn: psycopg.Connection, kind: str, params: dict[str, Any]) -> int:
-    """Open a run; first close runs whose process is gone (killed, or lost with the server)."""
+def start_run(
+    conn: psycopg.Connection, kind: str, params: dict[str, Any], *, session_bound: bool = True
+) -> int:
+    """Open a run; first close runs whose process is gone (killed, or lost with the server).
+
+    A run is ``session_bound`` when this connection lives as long as the run: its death then
+    tells that the run died. A run that other connections will finish (a DAG whose tasks each
+    connect) passes ``session_bound=False`` and is never closed as abandoned by others.
+    """
     for run_id, run_kind, started in conn.execute(_ABANDON).fetchall():
         log.warning("run %d (%s, started %s) was abandoned: its process is gone; its committed"
                     " batches are kept and this run redoes the rest", run_id, run_kind,
                     started.isoformat(timespec="seconds"))
     row = conn.execute(
-        "INSERT INTO ingest_runs (kind, params, backend_pid) VALUES (%s, %s, pg_backend_pid())"
-        " RETURNING id",
-        (kind, Jsonb(params)),
+        "INSERT INTO ingest_runs (kind, params, backend_pid)"
+        " VALUES (%s, %s, CASE WHEN %s THEN pg_backend_pid() END) RETURNING id",
+        (kind, Jsonb(params), session_bound),
     ).fetchone()
     conn.commit()
     assert row is not None
@@ -77,9 +86,14 @@ def record_error(
     conn.execute(
         "INSERT INTO ingest_errors (run_id, severity, input, line, item_key, reason, raw,"
         " raw_truncated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (run_id, severity, input, line, item_key, reason,
+        (run_id, severity, _text(input), line, _text(item_key), _text(reason),
          raw[:RAW_CAP] if raw is not None else None, truncated),
     )
+
+
+def _text(value: str | None) -> str | None:
+    """Text PostgreSQL can store: U+0000 removed (the exact input is kept in ``raw``)."""
+    return value.replace("\x00", "") if value else value
 
 
 def finish_run(
