@@ -21,13 +21,14 @@ from typing import Any
 import httpx
 
 from newsthreads.errors import FetchError, InputError
+from newsthreads.model import RawItem
 from newsthreads.normalise.feed_entry import entry_to_article
+from newsthreads.pipeline import upsert_batch
 from newsthreads.sources.feeds import parse_feed
 from newsthreads.sources.fetch import FetchLimits, backoff_seconds, fetch, make_client
 from newsthreads.sources.fulltext import fetch_full_text
 from newsthreads.sources.identity import assign_keys, canonical_url, entry_hash
 from newsthreads.store import feeds as feed_store
-from newsthreads.store.articles import upsert_article, upsert_articles
 from newsthreads.store.connection import connect
 from newsthreads.store.runs import RunCounts, finish_run, record_error, start_run
 
@@ -272,20 +273,10 @@ def _store_entries(conn, client, feed, run_id, limits, fetched_at, parsed, pendi
     for key, why in page_warnings:
         record_error(conn, run_id, input=feed.url, reason=why, severity="warning", item_key=key)
         counts.warnings += 1
-    try:
-        with conn.transaction():
-            results = list(upsert_articles(conn, articles, run_id))
-    except Exception:  # noqa: BLE001 - find the one article the database refuses
-        results = []
-        for article in articles:
-            try:
-                with conn.transaction():
-                    results.append(upsert_article(conn, article, run_id))
-            except Exception as exc:  # noqa: BLE001
-                results.append(None)
-                record_error(conn, run_id, input=feed.url, item_key=article.source_key,
-                             reason=f"not stored: {type(exc).__name__}: {exc}")
-                counts.failed += 1
+    batch = [(RawItem(feed.source, a.source_key, a.raw, feed.url, kind="feed",
+                      line=a.raw.get("position")), a) for a in articles]
+    results = upsert_batch(conn, batch, run_id)  # a refused row is recorded there
+    counts.failed += results.count(None)
     for article, result in zip(articles, results, strict=True):
         if result is None:
             continue
@@ -392,7 +383,9 @@ def open_feeds_run(feed_ids: list[int] | None = None, *, dsn: str | None = None)
 
     with connect(dsn) as conn:
         migrate(conn)
-        return start_run(conn, "feeds", {"feed_ids": feed_ids, "via": "dag"})
+        # Its tasks use connections of their own: not bound to this session's liveness.
+        return start_run(conn, "feeds", {"feed_ids": feed_ids, "via": "dag"},
+                         session_bound=False)
 
 
 def claim_feed_ids(feed_ids: list[int] | None = None, *, dsn: str | None = None) -> list[int]:

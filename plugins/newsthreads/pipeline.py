@@ -94,7 +94,7 @@ def _in_savepoint(conn: psycopg.Connection, work: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _upsert(
+def upsert_batch(
     conn: psycopg.Connection, batch: list[tuple[RawItem, Article]], run_id: int
 ) -> list[str | None]:
     """One outcome per article, None for a row the database refused (recorded as an error).
@@ -135,7 +135,7 @@ def _store_batch(
     done = RunCounts()
     last = {(a.source, a.source_key): item for item, a in batch}
     with conn.transaction():
-        for (item, article), outcome in zip(batch, _upsert(conn, batch, run_id), strict=True):
+        for (item, article), outcome in zip(batch, upsert_batch(conn, batch, run_id), strict=True):
             if outcome is None:
                 done.failed += 1
                 continue

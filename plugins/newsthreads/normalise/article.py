@@ -47,7 +47,9 @@ def resolve_date(
     return check_bounds(parsed, now=now, on_future=on_future)  # type: ignore[arg-type]
 
 
-def _cut(article: Article) -> None:
+def cut_fields(article: Article) -> None:
+    """Cut oversized fields (with a warning): a body past ~300k characters would overflow
+    PostgreSQL's 1 MB tsvector limit and the row would be refused."""
     for name, cap in MAX_CHARS.items():
         value = getattr(article, name)
         if value and len(value) > cap:
@@ -93,7 +95,7 @@ def normalise_item(item: RawItem, *, now: datetime | None = None) -> Article:
         raise InputError(item.location, f"no normaliser for items of kind {item.kind!r}",
                          key=item.key)
     article.warnings.extend(item.warnings)
-    _cut(article)
+    cut_fields(article)
     date, note = resolve_date(article.published_raw, now=now)
     article.published = date
     article.published_note = note

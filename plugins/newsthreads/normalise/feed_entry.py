@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from newsthreads.errors import DateError
 from newsthreads.model import Article, PublishedDate
-from newsthreads.normalise.article import content_hash
+from newsthreads.normalise.article import content_hash, cut_fields
 from newsthreads.normalise.dates import check_bounds, from_datetime, parse_date
 from newsthreads.normalise.html import html_to_text, one_line
 from newsthreads.sources.entry import Content, FeedEntry
@@ -29,7 +29,6 @@ AGENCIES = {
 }
 _AGENCY_IN_TEXT = re.compile(r"[(©]\s*(?:©\s*)?(NTB|AFP|Reuters|AP|ANB|TT|Ritzau|dpa)\s*\)",
                              re.IGNORECASE)
-MAX_FIELD_CHARS = 1_000_000
 
 
 def _text(content: Content | None) -> tuple[str, list[str]]:
@@ -109,11 +108,6 @@ def entry_to_article(
         lead = lead or (body if body != full_text else None)
         body = full_text
     warnings: list[str] = []
-    for name, value in (("body", body), ("lead", lead)):
-        if value and len(value) > MAX_FIELD_CHARS:
-            warnings.append(f"{name} was {len(value):,} characters; cut to {MAX_FIELD_CHARS:,}")
-    body = body[:MAX_FIELD_CHARS]
-    lead = lead[:MAX_FIELD_CHARS] if lead else None
     date, raw_date, note = feed_date(entry, fetched_at=fetched_at)
     if note:
         warnings.append(note)
@@ -155,5 +149,6 @@ def entry_to_article(
         raw=raw,
         warnings=warnings,
     )
+    cut_fields(article)
     article.content_hash = content_hash(article)
     return article
