@@ -186,6 +186,7 @@ class LocalAirflow:
         if migrate_proc.wait() != 0:
             raise LaunchError("airflow db migrate failed:\n" + self._tail("db-migrate"))
         del self.processes["db-migrate"]
+        self.pgid = None  # the migration's group is gone: the next process leads a new one
         pool_proc = self._spawn("pools", ["pools", "set", os.environ.get("NEWS_FEEDS_POOL",
                                           "news_feeds"), "8", "news_ingest_feeds fetches"])
         if pool_proc.wait() != 0:
