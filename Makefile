@@ -21,7 +21,7 @@ demo: setup            ## ingest seeds/ and the sample feeds through the DAGs, p
 
 test: setup            ## every test against a real PostgreSQL (and Chromium for the UI)
 	@bash scripts/ensure-chromium.sh
-	@$(PY) -m pytest -q -p no:cacheprovider
+	@$(PY) -m pytest -q -rs -p no:cacheprovider
 
 test-fast: setup       ## the tests without the browser and fault-injection suites
 	@$(PY) -m pytest -q -m "not browser and not faults"
