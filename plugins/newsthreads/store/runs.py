@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 log = logging.getLogger(__name__)
@@ -114,10 +115,8 @@ def finish_run(
 
 def run_errors(conn: psycopg.Connection, run_id: int) -> list[dict[str, Any]]:
     """The error and warning rows of one run, oldest first (for summaries and tests)."""
-    cur = conn.execute(
+    return conn.cursor(row_factory=dict_row).execute(
         "SELECT severity, input, line, item_key, reason, raw IS NOT NULL AS has_raw"
         " FROM ingest_errors WHERE run_id = %s ORDER BY id",
         (run_id,),
-    )
-    names = [c.name for c in cur.description or []]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    ).fetchall()
