@@ -41,6 +41,9 @@ def test_ingest_then_thread_through_the_dags(dagbag, clean_db):
         run_rows = conn.execute("SELECT kind, status, items_new FROM ingest_runs"
                                 " ORDER BY id").fetchall()
         assert run_rows[0] == ("files", "ok", 5)
+        cluster = conn.execute("SELECT status, items_read, items_new, duplicates FROM ingest_runs"
+                               " WHERE kind = 'cluster'").fetchall()
+        assert cluster == [("ok", 5, 1, 1)]  # 5 articles, 1 new thread, 1 near-duplicate
     # a second run through the DAG adds nothing
     run = dagbag.dags["news_ingest_files"].test(run_conf={"path": "seeds"})
     assert "success" in str(run.state)

@@ -7,6 +7,7 @@ code runs from the CLI and in tests.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -45,13 +46,31 @@ def ingest_files_task(path: str, pattern: str = "*.txt", source: str | None = No
     return summary
 
 
-def thread_stories_task() -> dict:
+def cluster_logged(conn: Any, *, limit: int | None = None) -> tuple[int, Any]:
+    """Thread every pending article as one run in ``ingest_runs`` (kind ``cluster``).
+
+    Counts: read = articles assigned, new = threads opened, duplicates = near-copies marked.
+    """
     from newsthreads.stories.service import cluster_pending
 
+    run_id = start_run(conn, "cluster", {"limit": limit})
+    try:
+        stats = cluster_pending(conn, run_id=run_id, limit=limit)
+    except BaseException:
+        if not conn.broken:
+            conn.rollback()
+            finish_run(conn, run_id, RunCounts(), status="failed")
+        raise
+    finish_run(conn, run_id, RunCounts(read=stats.assigned, new=stats.new_threads,
+                                       duplicates=stats.duplicates))
+    return run_id, stats
+
+
+def thread_stories_task() -> dict:
     with connect() as conn:
         migrate(conn)
-        stats = cluster_pending(conn)
-    summary = stats.as_dict() if hasattr(stats, "as_dict") else dict(vars(stats))
+        run_id, stats = cluster_logged(conn)
+    summary = {"run_id": run_id, **dataclasses.asdict(stats)}
     log.info("threading summary: %s", summary)
     return summary
 

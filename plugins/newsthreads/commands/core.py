@@ -41,11 +41,13 @@ def _print_result(result: IngestResult, as_json: bool) -> None:
 
 def _maybe_cluster(conn: Any, args: argparse.Namespace) -> None:
     if getattr(args, "cluster", False):
-        from newsthreads.stories.service import cluster_pending
+        from newsthreads.tasks import cluster_logged
 
-        stats = cluster_pending(conn)
+        run_id, stats = cluster_logged(conn)
         if not args.json:
-            print(f"clustered: {stats}")
+            print(f"cluster run {run_id}: {stats.assigned} articles threaded,"
+                  f" {stats.new_threads} new threads, {stats.duplicates} near-duplicates,"
+                  f" {stats.imputed} dates imputed")
 
 
 def cmd_ingest_files(args: argparse.Namespace) -> int:
