@@ -103,7 +103,12 @@ def write_section(title: str, lines: list[str]) -> None:
         head, rest = text.split(marker, 1)
         tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
         text = head + tail
-    text = text.rstrip() + marker + "\n" + "\n".join(lines) + "\n"
+    body = []
+    for line in lines:  # a Markdown table needs a blank line before it
+        if line.startswith("|") and body and not body[-1].startswith("|"):
+            body.append("")
+        body.append(line)
+    text = text.rstrip() + "\n" + marker + "\n" + "\n".join(body) + "\n"
     RESULTS.write_text(text, encoding="utf-8")
     print(marker.strip())
     print("\n".join(lines))

@@ -130,6 +130,18 @@ def duplicates(conn: psycopg.Connection) -> set[tuple[str, str]]:
     return {(a, b) for a, b in rows}
 
 
+def thread_states(conn: psycopg.Connection) -> dict[frozenset[str], tuple]:
+    """Each thread's saved clustering state, keyed by its members (ids may differ)."""
+    rows = conn.execute(
+        "SELECT array_agg(a.source_key ORDER BY a.source_key), v.n, v.keys, v.top_ents, "
+        "v.norm_text, v.norm_ents, v.norm_xling, v.norm_epoch, v.text_tf, t.label "
+        "FROM thread_vectors v JOIN threads t ON t.id = v.thread_id "
+        "JOIN thread_articles ta ON ta.thread_id = v.thread_id "
+        "JOIN articles a ON a.id = ta.article_id "
+        "GROUP BY v.thread_id, t.label").fetchall()
+    return {frozenset(r[0]): tuple(r[1:]) for r in rows}
+
+
 def story_of(key: str) -> str:
     name = key.rsplit("-", 1)[0]
     return STORIES.get(name, {}).get("story", name)
@@ -187,7 +199,9 @@ def test_restart_mid_stream_equals_one_run(clean_db: str) -> None:
         ingest_files(conn, [SEEDS])
         insert(conn, articles)
         cluster_pending(conn, params=params, batch_size=7)
-        one_run, one_dups = partition(conn), duplicates(conn)
+        one_run, one_dups, one_state = partition(conn), duplicates(conn), thread_states(conn)
+        one_counters = conn.execute("SELECT n_docs, seq, hwm FROM thread_state").fetchone()
+        one_df = conn.execute("SELECT term, df FROM thread_term_df ORDER BY term").fetchall()
     truncate_all(clean_db)
     with psycopg.connect(clean_db) as conn:
         ingest_files(conn, [SEEDS])
@@ -198,6 +212,11 @@ def test_restart_mid_stream_equals_one_run(clean_db: str) -> None:
         cluster_pending(conn, params=params, batch_size=3)
         assert partition(conn) == one_run
         assert duplicates(conn) == one_dups
+        assert thread_states(conn) == one_state  # the saved state too, to the last bit
+        assert conn.execute("SELECT n_docs, seq, hwm FROM thread_state").fetchone() == \
+            one_counters
+        assert conn.execute("SELECT term, df FROM thread_term_df ORDER BY term").fetchall() == \
+            one_df
 
 
 def test_late_article_finds_its_old_thread(conn: psycopg.Connection) -> None:

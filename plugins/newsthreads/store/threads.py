@@ -43,9 +43,11 @@ _ARTICLE_COLUMNS = ("a.id, a.source, a.source_key, a.title, a.lead, a.body, a.la
                     "a.published_at, a.published_end, a.published_precision, "
                     "a.published_source, a.agency, a.kicker")
 
-# Publication order; undated and imputed dates last, then by id: the same order in every run.
+# Publication order by the *end* of the date interval (a month-dated article comes after the
+# day-dated ones of its month: it cannot be placed earlier than what it might be); undated and
+# imputed dates last; then by id. The same order in every run.
 _ORDER = ("ORDER BY (a.published_at IS NULL OR a.published_source = 'imputed'), "
-          "a.published_at, a.published_end, a.id")
+          "a.published_end, a.published_at, a.id")
 
 
 def lock_clustering(conn: psycopg.Connection) -> None:
@@ -53,13 +55,22 @@ def lock_clustering(conn: psycopg.Connection) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (CLUSTER_LOCK_KEY,))
 
 
-def pending_articles(conn: psycopg.Connection, limit: int) -> list[ArticleRow]:
-    """Articles not in any thread yet, in publication order (undated last)."""
-    sql = (f"SELECT {_ARTICLE_COLUMNS} FROM articles a "
-           "WHERE NOT EXISTS (SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) "
+def pending_ids(conn: psycopg.Connection, limit: int | None = None) -> list[int]:
+    """Ids of the articles not in any thread yet, in publication order (undated last): one
+    sort per run, not per batch."""
+    sql = ("SELECT a.id FROM articles a WHERE NOT EXISTS ("
+           "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) "
            f"{_ORDER} LIMIT %s")
+    return [int(r[0]) for r in conn.execute(sql, (limit,)).fetchall()]  # type: ignore[arg-type]
+
+
+def still_pending(conn: psycopg.Connection, ids: Sequence[int]) -> list[ArticleRow]:
+    """The given articles that are still in no thread, in the order given."""
+    sql = (f"SELECT {_ARTICLE_COLUMNS} FROM unnest(%s::bigint[]) WITH ORDINALITY AS p(id, k) "
+           "JOIN articles a ON a.id = p.id WHERE NOT EXISTS ("
+           "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) ORDER BY p.k")
     with conn.cursor() as cur:
-        cur.execute(sql, (limit,))  # type: ignore[arg-type]
+        cur.execute(sql, (list(ids),))  # type: ignore[arg-type]
         return [ArticleRow(*row) for row in cur.fetchall()]
 
 
@@ -125,8 +136,9 @@ def allocate_thread_ids(conn: psycopg.Connection, n: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-_VECTOR_COLUMNS = ("thread_id, created_seq, last_seq, n, first_at, last_end, text_tf, ents_tf, "
-                   "display, keys, norm_text, norm_ents, norm_epoch, title, title_terms")
+_VECTOR_COLUMNS = ("thread_id, created_seq, last_seq, n, first_at, last_end, precise_first, "
+                   "precise_end, text_tf, ents_tf, xling_tf, langs, display, keys, top_ents, "
+                   "norm_text, norm_ents, norm_xling, norm_epoch, title, title_terms")
 
 
 def active_thread_rows(conn: psycopg.Connection, since: datetime | None,
@@ -159,18 +171,33 @@ def late_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime, keys:
         return cur.fetchall()
 
 
-def member_signatures(conn: psycopg.Connection,
-                      thread_ids: Sequence[int]) -> list[tuple[int, int, bytes, int, int | None]]:
-    """(thread_id, article_id, minhash, shingles, duplicate_of) of the threads' members, in
-    processing order."""
-    if not thread_ids:
-        return []
-    rows = conn.execute(
-        "SELECT ta.thread_id, s.article_id, s.minhash, s.shingles, ta.duplicate_of "
-        "FROM thread_articles ta JOIN article_signatures s ON s.article_id = ta.article_id "
-        "WHERE ta.thread_id = ANY(%s) AND s.minhash IS NOT NULL ORDER BY s.seq",
-        (list(thread_ids),)).fetchall()
-    return [(int(t), int(a), bytes(m), int(n), d) for t, a, m, n, d in rows]
+SignatureRow = tuple[int, int, bytes, int, int | None, datetime | None, datetime | None, int]
+
+_SIGNATURES = ("SELECT s.article_id, ta.thread_id, s.minhash, s.shingles, ta.duplicate_of, "
+               "s.dated_start, s.dated_end, s.seq FROM article_signatures s "
+               "JOIN thread_articles ta ON ta.article_id = s.article_id "
+               "WHERE s.minhash IS NOT NULL AND ")
+
+
+def _signature_rows(rows: list[tuple]) -> list[SignatureRow]:
+    return [(int(a), int(t), bytes(m), int(n), d, s, e, int(q))
+            for a, t, m, n, d, s, e, q in rows]
+
+
+def recent_signatures(conn: psycopg.Connection, since: datetime | None,
+                      min_seq: int) -> list[SignatureRow]:
+    """(article, thread, minhash, shingles, duplicate_of, start, end, seq) of the articles in
+    the duplicate window: processed after ``min_seq`` or dated to end after ``since``."""
+    rows = conn.execute(_SIGNATURES + "(s.seq > %s OR s.dated_end >= %s) ORDER BY s.seq",
+                        (min_seq, since)).fetchall()
+    return _signature_rows(rows)
+
+
+def signatures_between(conn: psycopg.Connection, lo: datetime, hi: datetime) -> list[SignatureRow]:
+    """Signatures of articles dated within [lo, hi] (for a late arrival)."""
+    rows = conn.execute(_SIGNATURES + "s.dated_end >= %s AND s.dated_start <= %s ORDER BY s.seq",
+                        (lo, hi)).fetchall()
+    return _signature_rows(rows)
 
 
 def save_threads(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
@@ -185,19 +212,29 @@ def save_threads(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
             "ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, "
             "first_at = EXCLUDED.first_at, last_end = EXCLUDED.last_end, updated_at = now()",
             rows)
-        cur.executemany(
-            f"INSERT INTO thread_vectors ({_VECTOR_COLUMNS}) VALUES ("
-            "%(thread_id)s, %(created_seq)s, %(last_seq)s, %(n)s, %(first_at)s, %(last_end)s, "
-            "%(text_tf)s, %(ents_tf)s, %(display)s, %(keys)s, %(norm_text)s, %(norm_ents)s, "
-            "%(norm_epoch)s, %(title)s, %(title_terms)s) ON CONFLICT (thread_id) DO UPDATE SET "
-            "last_seq = EXCLUDED.last_seq, n = EXCLUDED.n, first_at = EXCLUDED.first_at, "
-            "last_end = EXCLUDED.last_end, text_tf = EXCLUDED.text_tf, "
-            "ents_tf = EXCLUDED.ents_tf, display = EXCLUDED.display, keys = EXCLUDED.keys, "
-            "norm_text = EXCLUDED.norm_text, norm_ents = EXCLUDED.norm_ents, "
-            "norm_epoch = EXCLUDED.norm_epoch, title = EXCLUDED.title, "
-            "title_terms = EXCLUDED.title_terms",
-            [{**r, "text_tf": Jsonb(r["text_tf"]), "ents_tf": Jsonb(r["ents_tf"]),
-              "display": Jsonb(r["display"])} for r in rows])
+        cur.executemany(_UPSERT_VECTORS, [
+            {**r, **{k: Jsonb(r[k]) for k in _JSON_COLUMNS}} for r in rows])
+
+
+_JSON_COLUMNS = ("text_tf", "ents_tf", "xling_tf", "langs", "display")
+_UPSERT_VECTORS = """
+    INSERT INTO thread_vectors (thread_id, created_seq, last_seq, n, first_at, last_end,
+        precise_first, precise_end, text_tf, ents_tf, xling_tf, langs, display, keys, top_ents,
+        norm_text, norm_ents, norm_xling, norm_epoch, title, title_terms)
+    VALUES (%(thread_id)s, %(created_seq)s, %(last_seq)s, %(n)s, %(first_at)s, %(last_end)s,
+        %(precise_first)s, %(precise_end)s, %(text_tf)s, %(ents_tf)s, %(xling_tf)s, %(langs)s,
+        %(display)s, %(keys)s, %(top_ents)s, %(norm_text)s, %(norm_ents)s, %(norm_xling)s,
+        %(norm_epoch)s, %(title)s, %(title_terms)s)
+    ON CONFLICT (thread_id) DO UPDATE SET
+        last_seq = EXCLUDED.last_seq, n = EXCLUDED.n, first_at = EXCLUDED.first_at,
+        last_end = EXCLUDED.last_end, precise_first = EXCLUDED.precise_first,
+        precise_end = EXCLUDED.precise_end, text_tf = EXCLUDED.text_tf,
+        ents_tf = EXCLUDED.ents_tf, xling_tf = EXCLUDED.xling_tf, langs = EXCLUDED.langs,
+        display = EXCLUDED.display, keys = EXCLUDED.keys, top_ents = EXCLUDED.top_ents,
+        norm_text = EXCLUDED.norm_text, norm_ents = EXCLUDED.norm_ents,
+        norm_xling = EXCLUDED.norm_xling, norm_epoch = EXCLUDED.norm_epoch,
+        title = EXCLUDED.title, title_terms = EXCLUDED.title_terms
+"""
 
 
 def save_assignments(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
@@ -210,10 +247,11 @@ def save_assignments(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> No
             "VALUES (%(article_id)s, %(thread_id)s, %(score)s, %(duplicate_of)s, %(run_id)s)",
             rows)
         cur.executemany(
-            "INSERT INTO article_signatures (article_id, seq, minhash, shingles) "
-            "VALUES (%(article_id)s, %(seq)s, %(minhash)s, %(shingles)s) "
-            "ON CONFLICT (article_id) DO UPDATE SET seq = EXCLUDED.seq, "
-            "minhash = EXCLUDED.minhash, shingles = EXCLUDED.shingles",
+            "INSERT INTO article_signatures (article_id, seq, minhash, shingles, dated_start, "
+            "dated_end) VALUES (%(article_id)s, %(seq)s, %(minhash)s, %(shingles)s, "
+            "%(dated_start)s, %(dated_end)s) ON CONFLICT (article_id) DO UPDATE SET "
+            "seq = EXCLUDED.seq, minhash = EXCLUDED.minhash, shingles = EXCLUDED.shingles, "
+            "dated_start = EXCLUDED.dated_start, dated_end = EXCLUDED.dated_end",
             rows)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +31,7 @@ SNOWBALL = {
 }
 FALLBACK_PREFIX = 6  # crude but language-blind stemming: "politikere" and "politikk" → "politi"
 ENTITY_PREFIX = "@"  # entity keys share the document-frequency table with stems
+XLING_PREFIX = "~"  # language-blind word keys (see xling_key)
 
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?:;«»\"“”()\[\]–—\n]\s*$")
@@ -49,17 +51,42 @@ class Features:
     language: str
     terms: dict[str, float]
     entities: dict[str, float]  # keys start with ENTITY_PREFIX
+    xling: dict[str, float]  # keys start with XLING_PREFIX
     display: dict[str, str]  # entity key → a surface form, for labels
     title_terms: tuple[str, ...]
     shingles: frozenset[str]  # word 3-shingles of lead+body, folded, for MinHash
     tokens: int
 
 
+@lru_cache(maxsize=500_000)
 def fold(word: str) -> str:
     """Casefold and strip diacritics: 'Ørnulf' → 'ornulf', 'Nepomnjasjtsjij' stays as is."""
     word = word.casefold().translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_PHONETIC = (("sch", "s"), ("tsj", "ch"), ("ch", "k"), ("ck", "k"), ("ph", "f"), ("th", "t"),
+             ("sj", "s"), ("sh", "s"), ("c", "k"), ("q", "k"), ("w", "v"), ("z", "s"),
+             ("x", "ks"), ("y", "i"), ("j", "i"), ("ae", "e"), ("aa", "a"))
+_DOUBLE = re.compile(r"(\w)\1+")
+
+
+def xling_key(word: str) -> str | None:
+    """A language-blind key for a content word: folded, spelled phonetically, cut to five
+    letters, so cognates meet across languages ('evakuert', 'evacuated', 'evakuiert' →
+    'evaku'; 'sanksjoner'/'Sanktionen' → 'sanks'). Numbers are kept as they are."""
+    if word.isdigit():
+        return word if len(word) >= 2 else None
+    if len(word) < 4 or any(ch.isdigit() for ch in word):
+        return None
+    key = fold(word)
+    if key in ANY_STOPWORD:
+        return None
+    for a, b in _PHONETIC:
+        key = key.replace(a, b)
+    key = _DOUBLE.sub(r"\1", key)
+    return key[:5] if len(key) >= 4 else None
 
 
 def entity_key(token: str) -> str | None:
@@ -83,28 +110,46 @@ def _stemmer(language: str):
     return snowballstemmer.stemmer(algorithm) if algorithm else None
 
 
-class _StemCache:
-    """Snowball is pure Python: cache word → stem per language (news vocabulary repeats)."""
+class _WordTable:
+    """Per language, word → (stem or None for a stopword, cross-language key or None).
 
-    def __init__(self, limit: int = 400_000) -> None:
-        self.cache: dict[tuple[str, str], str] = {}
+    Snowball is pure Python and news vocabulary repeats: each word is analysed once per
+    language and process. Bounded: the table is emptied when it grows past ``limit``.
+    """
+
+    def __init__(self, limit: int = 300_000) -> None:
+        self.tables: dict[str, dict[str, tuple[str | None, str | None]]] = {}
         self.limit = limit
 
-    def stem(self, language: str, word: str) -> str:
-        key = (language, word)
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit
+    def table(self, language: str) -> dict[str, tuple[str | None, str | None]]:
+        table = self.tables.get(language)
+        if table is None or len(table) > self.limit:
+            table = self.tables[language] = {}
+        return table
+
+    @staticmethod
+    def info(language: str, word: str) -> tuple[str | None, str | None]:
+        xk = _xling(word)
+        if word in STOPWORDS.get(language, ()) or len(word) < 2:
+            return None, xk
         stemmer = _stemmer(language)
-        result = stemmer.stemWord(word) if stemmer else word[:FALLBACK_PREFIX]
-        result = fold(result)
-        if len(self.cache) >= self.limit:
-            self.cache.clear()
-        self.cache[key] = result
-        return result
+        stem = fold(stemmer.stemWord(word) if stemmer else word[:FALLBACK_PREFIX])
+        return (sys.intern(stem) if len(stem) >= 2 else None), xk
+
+    def stem(self, language: str, word: str) -> str | None:
+        table = self.table(language)
+        info = table.get(word)
+        if info is None:
+            info = table[word] = self.info(language, word)
+        return info[0]
 
 
-_STEMS = _StemCache()
+_WORDS = _WordTable()
+
+
+def _xling(word: str) -> str | None:
+    key = xling_key(word)
+    return sys.intern(XLING_PREFIX + key) if key else None
 
 
 def normalise_language(language: str | None, text: str) -> str:
@@ -156,6 +201,9 @@ def _entities(text: str) -> list[tuple[str, str]]:
                 continue
             key = entity_key(part)
             if key:
+                # Show the name as written, less a genitive: 'Putins' → 'Putin'.
+                if len(part) > len(key) and fold(part[:len(key)]) == key:
+                    part = part[:len(key)]
                 found.append((key, part))
     return found
 
@@ -166,28 +214,33 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
     ``dup_text`` is the part that near-duplicate detection shingles (lead and body: outlets
     re-title wire copies, so titles are left out)."""
     lang = normalise_language(language, text)
-    stop = STOPWORDS.get(lang, frozenset())
     counts: dict[str, int] = {}
-    tokens = 0
-    for word in _WORD.findall(text.lower()):
-        tokens += 1
-        if word in stop or len(word) < 2:
-            continue
-        stem = _STEMS.stem(lang, word)
-        if len(stem) < 2:
-            continue
-        counts[stem] = counts.get(stem, 0) + 1
+    xl_counts: dict[str, int] = {}
+    table = _WORDS.table(lang)
+    info = _WORDS.info
+    words = _WORD.findall(text.lower())
+    for word in words:
+        hit = table.get(word)
+        if hit is None:
+            hit = table[word] = info(lang, word)
+        stem, xk = hit
+        if stem is not None:
+            counts[stem] = counts.get(stem, 0) + 1
+        if xk is not None:
+            xl_counts[xk] = xl_counts.get(xk, 0) + 1
+    tokens = len(words)
     ent_counts: dict[str, int] = {}
     display: dict[str, str] = {}
     for key, surface in _entities(text):
-        k = ENTITY_PREFIX + key
+        k = sys.intern(ENTITY_PREFIX + key)
         ent_counts[k] = ent_counts.get(k, 0) + 1
         display.setdefault(k, surface.rstrip("'’"))
     title_terms: tuple[str, ...] = ()
     if title:
-        title_terms = tuple(sorted({_STEMS.stem(lang, w) for w in _WORD.findall(title.lower())
-                                    if w not in stop and len(w) >= 2}))
+        title_terms = tuple(sorted({t for w in _WORD.findall(title.lower())
+                                    if (t := _WORDS.stem(lang, w)) is not None}))
     words = [fold(w) for w in _WORD.findall(dup_text if dup_text is not None else text)]
     shingles = frozenset(" ".join(words[i:i + 3]) for i in range(max(0, len(words) - 2)))
     return Features(language=lang, terms=_unit(counts), entities=_unit(ent_counts),
-                    display=display, title_terms=title_terms, shingles=shingles, tokens=tokens)
+                    xling=_unit(xl_counts), display=display, title_terms=title_terms,
+                    shingles=shingles, tokens=tokens)

@@ -24,26 +24,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 from datasketch import MinHash
 
 from newsthreads.stories.analyse import ENTITY_PREFIX, Features
-from newsthreads.stories.duplicates import DuplicateIndex, signature
-from newsthreads.stories.model import MODEL, Model, PairFeatures, pair_features
+from newsthreads.stories.duplicates import DuplicateIndex, Entry, signature
+from newsthreads.stories.model import MODEL, Model, PairFeatures
 
 DAY = 86400.0
+EPOCH_GROWTH = 1.25  # IDF's document count moves in steps of this factor
+SLACK = timedelta(days=32)  # the longest interval processed in order (a month)
+TOP_ENTS = 5  # the "who and where" of an article or thread
 
 
 @dataclass(frozen=True)
 class Params:
     """Knobs of the clustering that are not learnt weights (see ``stories/README.md``)."""
 
-    window_days: float = 30.0  # a dated thread is a candidate while its span is this close
+    window_days: float = 21.0  # a dated thread is a candidate while its span is this close
     undated_span: int = 20_000  # threads stay candidates for undated articles this many steps
     query_keys: int = 24  # an article's top terms/entities looked up in the index
     index_keys: int = 24  # a thread's top terms/entities it is indexed under
-    max_candidates: int = 40  # threads scored per article, most shared keys first
-    centroid_terms: int = 240  # a thread keeps this many terms (and half as many entities)
+    max_candidates: int = 30  # threads retrieved per article, most shared keys first
+    score_top: int = 6  # of which the closest (language-blind cosine) are fully scored
+    centroid_terms: int = 150  # a thread keeps this many terms (and half as many entities)
+    item_terms: int = 100  # an article is compared on its heaviest terms (half for entities)
     sweep_every: int = 512  # free memory of inactive threads every N articles
+    dup_days: float = 7.0  # a near-copy is looked for among articles this close in time
+    dup_span: int = 5_000  # ... or, when either is undated, among the last this many
 
 
 @dataclass
@@ -61,6 +69,12 @@ class Item:
     def dated(self) -> bool:
         return self.start is not None and self.end is not None
 
+    @property
+    def precise(self) -> bool:
+        """Dated to the day or better (a month date says little about which event)."""
+        return (self.start is not None and self.end is not None
+                and (self.end - self.start).total_seconds() <= 2 * DAY)
+
 
 @dataclass
 class Thread:
@@ -70,18 +84,23 @@ class Thread:
     created_seq: int
     last_seq: int
     n: int = 0
-    first_at: datetime | None = None
+    first_at: datetime | None = None  # span of all dated members
     last_end: datetime | None = None
+    precise_first: datetime | None = None  # span of the members dated to the day or better
+    precise_end: datetime | None = None
     text: dict[str, float] = field(default_factory=dict)  # Σ member unit TF vectors
     ents: dict[str, float] = field(default_factory=dict)
+    xling: dict[str, float] = field(default_factory=dict)
+    langs: dict[str, int] = field(default_factory=dict)  # members per language
     display: dict[str, str] = field(default_factory=dict)  # entity key → surface form
     keys: tuple[str, ...] = ()
+    top_ents: tuple[str, ...] = ()  # heaviest entities, refreshed with the keys
     norm_text: float = 0.0  # |Σ tf·idf| at norm_epoch
     norm_ents: float = 0.0
+    norm_xling: float = 0.0
     norm_epoch: int = -1
     title: str | None = None
     title_terms: tuple[str, ...] = ()
-    members: list[int] = field(default_factory=list)  # article ids with a signature in memory
     dirty: bool = False
 
     @property
@@ -106,16 +125,22 @@ class State:
 
     n_docs: int = 0
     seq: int = 0
-    hwm: datetime | None = None  # latest article start seen
-    swept_hwm: datetime | None = None  # dated threads ending before this - window were swept
+    hwm: datetime | None = None  # latest end of a dated article's interval seen
+    swept_before: datetime | None = None  # threads ending before this may be out of memory
+    sigs_swept_before: datetime | None = None  # ... signatures of articles ending before this
     df: dict[str, int] = field(default_factory=dict)
     threads: dict[int, Thread] = field(default_factory=dict)
     index: dict[str, set[int]] = field(default_factory=dict)
     dups: DuplicateIndex = field(default_factory=DuplicateIndex)
-    dup_thread: dict[int, int] = field(default_factory=dict)  # article → thread (signatures)
-    dup_root: dict[int, int] = field(default_factory=dict)  # article → its original
-    df_dirty: dict[str, int] = field(default_factory=dict)  # increments not yet saved
     df_loader: Callable[[list[str]], dict[str, int]] | None = None
+
+    # IDF is computed with the document count rounded down to a power of 1.25 (the "epoch"),
+    # so values can be cached until the epoch or the term's count changes. A pure function of
+    # (n_docs, df): a restarted run computes exactly the same weights.
+    _idf: dict[str, float] = field(default_factory=dict, repr=False)
+    _idf_n: int = field(default=-1, repr=False)
+    _epoch: int = field(default=-1, repr=False)
+    _nq: float = field(default=0.0, repr=False)
 
     def ensure_df(self, terms: Iterable[str]) -> None:
         missing = [t for t in terms if t not in self.df]
@@ -124,13 +149,52 @@ class State:
         loaded = self.df_loader(sorted(missing)) if self.df_loader else {}
         for t in missing:
             self.df[t] = loaded.get(t, 0)
+            self._idf.pop(t, None)
+
+    def count_doc(self, terms: Iterable[str]) -> None:
+        """One more document containing ``terms``."""
+        df, cache = self.df, self._idf
+        for t in terms:
+            df[t] = df.get(t, 0) + 1
+            cache.pop(t, None)
+        self.n_docs += 1
+
+    def _sync(self) -> None:
+        epoch = int(math.log(self.n_docs + 1) / math.log(EPOCH_GROWTH))
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._nq = math.floor(EPOCH_GROWTH ** epoch)
+            self._idf.clear()
+        self._idf_n = self.n_docs
 
     def idf(self, term: str) -> float:
-        return math.log((self.n_docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+        if self._idf_n != self.n_docs:
+            self._sync()
+        value = self._idf.get(term)
+        if value is None:
+            value = math.log((self._nq + 1) / (self.df.get(term, 0) + 1)) + 1.0
+            self._idf[term] = value
+        return value
+
+    def idf_fn(self) -> Callable[[str], float]:
+        """``idf`` as a fast local function, valid until the next ``count_doc``."""
+        if self._idf_n != self.n_docs:
+            self._sync()
+        cache, df, nq1, log = self._idf, self.df, self._nq + 1, math.log
+
+        def idf(term: str) -> float:
+            value = cache.get(term)
+            if value is None:
+                value = cache[term] = log(nq1 / (df.get(term, 0) + 1)) + 1.0
+            return value
+
+        return idf
 
     def epoch(self) -> int:
-        # Cached thread norms are refreshed when the corpus has grown by 10 %.
-        return int(math.log(self.n_docs + 1) / math.log(1.1))
+        """Cached thread norms are refreshed when the corpus has grown by a quarter."""
+        if self._idf_n != self.n_docs:
+            self._sync()
+        return self._epoch
 
     def add_thread(self, thread: Thread) -> None:
         self.threads[thread.id] = thread
@@ -144,21 +208,7 @@ class State:
                 posting.discard(thread.id)
                 if not posting:
                     del self.index[key]
-        for article_id in thread.members:
-            self.dups.remove(article_id)
-            self.dup_thread.pop(article_id, None)
-            self.dup_root.pop(article_id, None)
         del self.threads[thread.id]
-
-    def add_signature(self, article_id: int, thread_id: int, mh: MinHash, size: int,
-                      root: int | None) -> None:
-        if size == 0:
-            return
-        self.dups.add(article_id, mh, size)
-        self.dup_thread[article_id] = thread_id
-        if root is not None:
-            self.dup_root[article_id] = root
-        self.threads[thread_id].members.append(article_id)
 
 
 def interval_gap_days(a_start: datetime, a_end: datetime, b_start: datetime,
@@ -169,12 +219,14 @@ def interval_gap_days(a_start: datetime, a_end: datetime, b_start: datetime,
 
 
 class Clusterer:
-    """Assigns items one at a time. ``new_id`` allocates thread ids; ``fetch`` returns threads
-    (with member signatures) that a late article may join but that are no longer in memory."""
+    """Assigns items one at a time. ``new_id`` allocates thread ids; ``fetch(clusterer, item,
+    query, threads, signatures)`` brings back what a late article may need but was swept from
+    memory: its era's threads, and/or the signatures of articles dated near it."""
 
     def __init__(self, state: State, *, params: Params | None = None,
                  model: Model | None = None, new_id: Callable[[], int] | None = None,
-                 fetch: Callable[[Clusterer, Item, list[str]], None] | None = None) -> None:
+                 fetch: Callable[[Clusterer, Item, list[str], bool, bool], None] | None = None,
+                 ) -> None:
         self.state = state
         self.params = params or Params()
         self.model = model or MODEL
@@ -190,6 +242,13 @@ class Clusterer:
 
     # -- rules -----------------------------------------------------------------------------
 
+    def horizon(self) -> datetime | None:
+        """Dated threads ending before this can no longer be joined by an in-order article.
+        Articles come in order of their interval's *end* (a month date after the days of its
+        month), so one may reach back a month further than the window."""
+        hwm = self.state.hwm
+        return None if hwm is None else hwm - self.window - SLACK
+
     def eligible(self, thread: Thread, item: Item) -> bool:
         """May ``item`` join ``thread``? A function of both and of (seq, hwm) only."""
         st, p = self.state, self.params
@@ -200,8 +259,30 @@ class Clusterer:
                     and thread.first_at <= item.end + self.window)
         if thread.dated and not item.dated:
             assert thread.last_end is not None
-            return recent or (st.hwm is not None and thread.last_end >= st.hwm - self.window)
+            horizon = self.horizon()
+            return recent or (horizon is not None and thread.last_end >= horizon)
         return recent
+
+    def dup_eligible(self, entry: Entry, item: Item) -> bool:
+        """May ``item`` be a copy of the indexed article? A day-precise article looks among
+        articles dated within ``dup_days``; a month-dated or undated one among the last
+        ``dup_span`` processed (its date says too little to pick a week)."""
+        if item.precise and entry.start is not None and entry.end is not None:
+            assert item.start is not None and item.end is not None
+            return interval_gap_days(item.start, item.end, entry.start,
+                                     entry.end) <= self.params.dup_days
+        return entry.seq > self.state.seq - self.params.dup_span
+
+    def dup_horizon(self) -> datetime | None:
+        """Signatures ending before this serve no in-order day-precise article."""
+        hwm = self.state.hwm
+        return None if hwm is None else hwm - timedelta(days=self.params.dup_days + 2)
+
+    def _sig_sweepable(self, entry: Entry) -> bool:
+        if entry.seq > self.state.seq - self.params.dup_span:
+            return False
+        horizon = self.dup_horizon()
+        return entry.end is None or (horizon is not None and entry.end < horizon)
 
     def _sweepable(self, thread: Thread) -> bool:
         st, p = self.state, self.params
@@ -209,8 +290,9 @@ class Clusterer:
             return False
         if not thread.dated:
             return True
-        assert thread.last_end is not None and st.hwm is not None
-        return thread.last_end < st.hwm - self.window
+        horizon = self.horizon()
+        assert thread.last_end is not None and horizon is not None
+        return thread.last_end < horizon
 
     def sweep(self) -> None:
         """Forget threads no in-order article can join; they stay in the database."""
@@ -219,36 +301,53 @@ class Clusterer:
             if thread.dirty:
                 continue  # not saved yet: the service sweeps again after saving
             st.drop_thread(thread)
-        st.swept_hwm = st.hwm
+        for article_id in [a for a, e in st.dups.entries.items() if self._sig_sweepable(e)]:
+            st.dups.remove(article_id)
+        st.swept_before = self.horizon()
+        st.sigs_swept_before = self.dup_horizon()
 
     # -- vectors ----------------------------------------------------------------------------
 
-    def _weighted(self, vec: dict[str, float]) -> dict[str, float]:
-        idf = self.state.idf
+    def _weighted(self, vec: dict[str, float], k: int) -> dict[str, float]:
+        """The k heaviest terms of ``vec`` as unit TF-IDF weights, times IDF once more: the
+        dot product with a centroid of TF sums is then Σ w·S (IDF applied to both sides)."""
+        idf = self.state.idf_fn()
         w = {t: v * idf(t) for t, v in vec.items()}
+        if len(w) > k:
+            w = dict(sorted(w.items(), key=lambda tv: (-tv[1], tv[0]))[:k])
         norm = math.sqrt(sum(x * x for x in w.values()))
-        return {t: x / norm for t, x in w.items()} if norm else {}
+        return {t: x * idf(t) / norm for t, x in w.items()} if norm else {}
 
     def _refresh_norms(self, thread: Thread) -> None:
-        idf = self.state.idf
-        thread.norm_text = math.sqrt(sum((v * idf(t)) ** 2 for t, v in thread.text.items()))
-        thread.norm_ents = math.sqrt(sum((v * idf(t)) ** 2 for t, v in thread.ents.items()))
+        # fsum is exactly rounded, hence independent of dict order (which differs between a
+        # thread built in memory and one read back from jsonb).
+        idf = self.state.idf_fn()
+        thread.norm_text = math.sqrt(math.fsum((v * idf(t)) ** 2 for t, v in thread.text.items()))
+        thread.norm_ents = math.sqrt(math.fsum((v * idf(t)) ** 2 for t, v in thread.ents.items()))
+        thread.norm_xling = math.sqrt(math.fsum((v * idf(t)) ** 2
+                                                for t, v in thread.xling.items()))
         thread.norm_epoch = self.state.epoch()
 
-    def _cos(self, vec: dict[str, float], centroid: dict[str, float], norm: float) -> float:
+    @staticmethod
+    def _cos(vec: dict[str, float], centroid: dict[str, float], norm: float) -> float:
         if not norm:
             return 0.0
-        idf = self.state.idf
         dot = 0.0
+        get = centroid.get
         for t, w in vec.items():
-            c = centroid.get(t)
+            c = get(t)
             if c is not None:
-                dot += w * c * idf(t)
+                dot += w * c
         return dot / norm
 
     def _top(self, vec: dict[str, float], k: int) -> list[str]:
-        idf = self.state.idf
-        return [t for _, t in heapq.nsmallest(k, ((-v * idf(t), t) for t, v in vec.items()))]
+        """The k heaviest keys by weight × IDF (ties by key: deterministic)."""
+        idf = self.state.idf_fn()
+        scored = [(-v * idf(t), t) for t, v in vec.items()]
+        if len(scored) > 4 * k:
+            return [t for _, t in heapq.nsmallest(k, scored)]
+        scored.sort()
+        return [t for _, t in scored[:k]]
 
     # -- the step ---------------------------------------------------------------------------
 
@@ -265,14 +364,20 @@ class Clusterer:
         """Advance the stream to ``item``; returns its index query keys."""
         st, feats = self.state, item.features
         st.seq += 1
-        st.ensure_df(list(feats.terms) + list(feats.entities))
+        st.ensure_df([*feats.terms, *feats.entities, *feats.xling])
         if item.dated:
             assert item.start is not None
-            if st.hwm is None or item.start > st.hwm:
-                st.hwm = item.start
+            assert item.end is not None
+            if st.hwm is None or item.end > st.hwm:
+                st.hwm = item.end
         query = self._top({**feats.terms, **feats.entities}, self.params.query_keys)
-        if self.fetch and item.dated and st.swept_hwm is not None and item.start < st.swept_hwm:
-            self.fetch(self, item, query)  # a late arrival: bring back its era's threads
+        if self.fetch and item.start is not None:
+            threads = (st.swept_before is not None
+                       and item.start - self.window < st.swept_before)
+            sigs = (item.precise and st.sigs_swept_before is not None
+                    and item.start - timedelta(days=self.params.dup_days) < st.sigs_swept_before)
+            if threads or sigs:
+                self.fetch(self, item, query, threads, sigs)  # a late arrival
         return query
 
     def new_thread(self) -> Thread:
@@ -288,22 +393,21 @@ class Clusterer:
         self.join(thread, item)
         if mh is None:
             mh = item.minhash if item.minhash is not None else signature(feats.shingles)
-        st.add_signature(item.article_id, thread.id, mh, len(feats.shingles),
-                         decision.duplicate_of)
-        for t in list(feats.terms) + list(feats.entities):
-            st.df[t] = st.df.get(t, 0) + 1
-            st.df_dirty[t] = st.df_dirty.get(t, 0) + 1
-        st.n_docs += 1
+        st.dups.add(item.article_id, mh, Entry(
+            np.asarray(mh.hashvalues), len(feats.shingles), thread.id, decision.duplicate_of,
+            item.start, item.end, st.seq))
+        st.count_doc((*feats.terms, *feats.entities, *feats.xling))
         if st.seq % self.params.sweep_every == 0:
             self.sweep()
 
     def _duplicate(self, item: Item, mh: MinHash, size: int) -> Decision | None:
         st = self.state
         for match in st.dups.matches(mh, size):
-            thread = st.threads.get(st.dup_thread.get(match.article_id, -1))
-            if thread is None or not self.eligible(thread, item):
+            entry = st.dups.entries[match.article_id]
+            thread = st.threads.get(entry.thread_id)
+            if thread is None or not self.dup_eligible(entry, item):
                 continue
-            original = st.dup_root.get(match.article_id, match.article_id)
+            original = entry.root if entry.root is not None else match.article_id
             score = max(match.jaccard, match.containment)
             return Decision(item.article_id, thread.id, False, original, score)
         return None
@@ -324,28 +428,63 @@ class Clusterer:
                     break
         return out
 
-    def weighted(self, item: Item) -> tuple[dict[str, float], dict[str, float]]:
-        """The item's unit TF-IDF vectors (text, entities) with the current IDF."""
-        return self._weighted(item.features.terms), self._weighted(item.features.entities)
+    def shortlist(self, item: Item, candidates: list[Thread],
+                  weighted: tuple[dict[str, float], ...]) -> list[Thread]:
+        """The candidates worth full scoring: the best by language-blind cosine."""
+        k = self.params.score_top
+        if len(candidates) <= k:
+            return candidates
+        epoch = self.state.epoch()
+        ranked = []
+        for thread in candidates:
+            if thread.norm_epoch != epoch:
+                self._refresh_norms(thread)
+            ranked.append((-self._cos(weighted[2], thread.xling, thread.norm_xling),
+                           thread.created_seq, thread))
+        ranked.sort(key=lambda r: r[:2])
+        return [r[2] for r in ranked[:k]]
 
-    def pair(self, item: Item, thread: Thread, text_w: dict[str, float],
-             ents_w: dict[str, float]) -> PairFeatures:
+    def weighted(self, item: Item) -> tuple[dict[str, float], ...]:
+        """The item's unit TF-IDF vectors (text, entities, xling) with the current IDF, and
+        its heaviest entities with their weights."""
+        f, k = item.features, self.params.item_terms
+        ents = self._weighted(f.entities, k // 2)
+        top = dict(heapq.nsmallest(TOP_ENTS, ents.items(), key=lambda tv: (-tv[1], tv[0])))
+        return self._weighted(f.terms, k), ents, self._weighted(f.xling, k), top
+
+    def pair(self, item: Item, thread: Thread,
+             weighted: tuple[dict[str, float], ...]) -> PairFeatures:
         """The features the model scores for (item, thread)."""
         if thread.norm_epoch != self.state.epoch():
             self._refresh_norms(thread)
-        cos_text = self._cos(text_w, thread.text, thread.norm_text)
-        cos_ents = self._cos(ents_w, thread.ents, thread.norm_ents)
-        gap = None
+        text_w, ents_w, xl_w, top = weighted
+        gap, coarse = None, False
         if item.dated and thread.dated:
             assert item.start and item.end and thread.first_at and thread.last_end
-            gap = interval_gap_days(item.start, item.end, thread.first_at, thread.last_end)
-        return pair_features(cos_text, cos_ents, gap, thread.n)
+            if item.precise and thread.precise_first and thread.precise_end:
+                gap = interval_gap_days(item.start, item.end, thread.precise_first,
+                                        thread.precise_end)
+            else:
+                gap = interval_gap_days(item.start, item.end, thread.first_at, thread.last_end)
+                coarse = True
+        same_lang = thread.langs.get(item.features.language, 0) / thread.n if thread.n else 0.0
+        total = sum(top.values())
+        cover_item = (sum(w for e, w in top.items() if e in thread.ents) / total
+                      if total else 0.0)
+        cover_thread = (sum(1 for e in thread.top_ents if e in item.features.entities)
+                        / len(thread.top_ents) if thread.top_ents else 0.0)
+        return PairFeatures(
+            cos_text=self._cos(text_w, thread.text, thread.norm_text),
+            cos_ents=self._cos(ents_w, thread.ents, thread.norm_ents),
+            cos_xling=self._cos(xl_w, thread.xling, thread.norm_xling),
+            cover_item=cover_item, cover_thread=cover_thread,
+            gap_days=gap, coarse=coarse, same_lang=same_lang, size=thread.n)
 
     def _best_thread(self, item: Item, query: list[str]) -> Decision:
-        text_w, ents_w = self.weighted(item)
+        weighted = self.weighted(item)
         best: tuple[float, int] | None = None
-        for thread in self.candidates(item, query):
-            s = self.model.probability(self.pair(item, thread, text_w, ents_w))
+        for thread in self.shortlist(item, self.candidates(item, query), weighted):
+            s = self.model.probability(self.pair(item, thread, weighted))
             if best is None or s > best[0]:
                 best = (s, thread.id)
         if best is not None and best[0] >= self.model.threshold:
@@ -356,19 +495,26 @@ class Clusterer:
         """Add ``item`` to ``thread``: vectors, span, title, index keys, norms."""
         st, p = self.state, self.params
         feats = item.features
-        for t, v in feats.terms.items():
-            thread.text[t] = thread.text.get(t, 0.0) + v
-        for t, v in feats.entities.items():
-            thread.ents[t] = thread.ents.get(t, 0.0) + v
+        # Norms follow the sums incrementally within an epoch (adding and pruning terms);
+        # a new epoch recomputes them. Either way a pure function of the event sequence.
+        exact = thread.norm_epoch == st.epoch()
+        thread.norm_text = self._add(thread.text, feats.terms, thread.norm_text)
+        thread.norm_ents = self._add(thread.ents, feats.entities, thread.norm_ents)
+        thread.norm_xling = self._add(thread.xling, feats.xling, thread.norm_xling)
+        for t in feats.entities:
             if t not in thread.display:
                 thread.display[t] = feats.display.get(t, t.removeprefix(ENTITY_PREFIX))
-        if len(thread.text) > 2 * p.centroid_terms:
-            keep = set(self._top(thread.text, p.centroid_terms))
-            thread.text = {t: v for t, v in thread.text.items() if t in keep}
-        if len(thread.ents) > p.centroid_terms:
-            keep = set(self._top(thread.ents, p.centroid_terms // 2))
-            thread.ents = {t: v for t, v in thread.ents.items() if t in keep}
-            thread.display = {t: s for t, s in thread.display.items() if t in keep}
+        thread.langs[feats.language] = thread.langs.get(feats.language, 0) + 1
+        k = p.centroid_terms
+        if len(thread.xling) > 3 * k:  # prune in big steps: pruning costs a sort
+            thread.xling, thread.norm_xling = self._prune(thread.xling, k, thread.norm_xling)
+        if len(thread.text) > 3 * k:
+            thread.text, thread.norm_text = self._prune(thread.text, k, thread.norm_text)
+        if len(thread.ents) > 3 * k // 2:
+            thread.ents, thread.norm_ents = self._prune(thread.ents, k // 2, thread.norm_ents)
+            thread.display = {t: s for t, s in thread.display.items() if t in thread.ents}
+        if not exact:
+            self._refresh_norms(thread)
         thread.n += 1
         thread.last_seq = st.seq
         if item.dated:
@@ -377,29 +523,63 @@ class Clusterer:
                 thread.first_at, item.start)
             thread.last_end = item.end if thread.last_end is None else max(
                 thread.last_end, item.end)
-        self._refresh_norms(thread)
+            if item.precise:
+                thread.precise_first = item.start if thread.precise_first is None else min(
+                    thread.precise_first, item.start)
+                thread.precise_end = item.end if thread.precise_end is None else max(
+                    thread.precise_end, item.end)
         if item.title and feats.title_terms:
             if thread.title is None or (self._title_score(thread, feats.title_terms)
                                         > self._title_score(thread, thread.title_terms)):
                 thread.title, thread.title_terms = item.title, feats.title_terms
-        keys = tuple(sorted(self._top({**thread.text, **thread.ents}, p.index_keys)))
-        if keys != thread.keys:
-            for key in set(thread.keys) - set(keys):
-                posting = st.index.get(key)
-                if posting is not None:
-                    posting.discard(thread.id)
-                    if not posting:
-                        del st.index[key]
-            for key in set(keys) - set(thread.keys):
-                st.index.setdefault(key, set()).add(thread.id)
-            thread.keys = keys
+        if thread.n <= 4 or thread.n % 8 == 0:  # keys settle as a thread grows
+            self._reindex(thread)
         thread.dirty = True
         self.touched[thread.id] = thread
+
+    def _add(self, sums: dict[str, float], vec: dict[str, float], norm: float) -> float:
+        """Add ``vec`` to ``sums`` in place; returns the IDF-weighted norm updated to match."""
+        idf = self.state.idf_fn()
+        sq = norm * norm
+        for t, v in vec.items():
+            old = sums.get(t, 0.0)
+            new = old + v
+            sums[t] = new
+            w = idf(t)
+            sq += (new * new - old * old) * w * w
+        return math.sqrt(sq) if sq > 0 else 0.0
+
+    def _prune(self, sums: dict[str, float], k: int,
+               norm: float) -> tuple[dict[str, float], float]:
+        """Keep the k heaviest terms (weight × IDF); the norm loses what was dropped."""
+        keep = set(self._top(sums, k))
+        idf = self.state.idf_fn()
+        sq = norm * norm
+        for t, v in sums.items():
+            if t not in keep:
+                sq -= (v * idf(t)) ** 2
+        return {t: v for t, v in sums.items() if t in keep}, math.sqrt(sq) if sq > 0 else 0.0
+
+    def _reindex(self, thread: Thread) -> None:
+        st = self.state
+        keys = tuple(sorted(self._top({**thread.text, **thread.ents}, self.params.index_keys)))
+        thread.top_ents = tuple(self._top(thread.ents, TOP_ENTS))
+        if keys == thread.keys:
+            return
+        for key in set(thread.keys) - set(keys):
+            posting = st.index.get(key)
+            if posting is not None:
+                posting.discard(thread.id)
+                if not posting:
+                    del st.index[key]
+        for key in set(keys) - set(thread.keys):
+            st.index.setdefault(key, set()).add(thread.id)
+        thread.keys = keys
 
     def _title_score(self, thread: Thread, terms: tuple[str, ...]) -> float:
         """How central a title is: its terms' weight in the centroid (most central wins)."""
         if not terms or not thread.norm_text:
             return 0.0
-        idf = self.state.idf
+        idf = self.state.idf_fn()
         total = sum(thread.text.get(t, 0.0) * idf(t) for t in terms)
         return total / (thread.norm_text * math.sqrt(len(terms)))

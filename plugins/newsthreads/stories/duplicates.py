@@ -11,6 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -20,6 +21,10 @@ SCHEME = "affine32"
 LSH_THRESHOLD = 0.3  # candidates only; the decision below is made on the estimates
 JACCARD_MIN = 0.5
 CONTAINMENT_MIN = 0.75
+# A copy that was trimmed *and* had paragraphs added: half of the shorter text inside the
+# longer, and a third of all shingles shared. Articles that only share a paragraph or two
+# (the seeds 000 and 003: 0.42 / 0.16) stay apart.
+PARTIAL_CONTAINMENT, PARTIAL_JACCARD = 0.5, 0.3
 MIN_SHINGLES = 25  # a few sentences: shorter texts share boilerplate too easily
 
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
@@ -61,42 +66,57 @@ def is_near_copy(jaccard: float, containment: float, smaller: int) -> bool:
     """The duplicate rule: near-identical, or one text (of some length) inside the other."""
     if smaller < MIN_SHINGLES:
         return jaccard >= 0.8
-    return jaccard >= JACCARD_MIN or containment >= CONTAINMENT_MIN
+    return (jaccard >= JACCARD_MIN or containment >= CONTAINMENT_MIN
+            or (containment >= PARTIAL_CONTAINMENT and jaccard >= PARTIAL_JACCARD))
+
+
+@dataclass
+class Entry:
+    """A signature in the index and what the duplicate window needs to know about it."""
+
+    values: np.ndarray  # the MinHash values (512 bytes): no MinHash object is kept
+    size: int  # shingles
+    thread_id: int
+    root: int | None  # the original this article copies, if it is a copy
+    start: datetime | None  # its date interval (None: undated or imputed)
+    end: datetime | None
+    seq: int  # when it was processed
 
 
 class DuplicateIndex:
-    """LSH over the signatures of articles in the active window."""
+    """LSH over the signatures of recent articles (the duplicate window, not the archive)."""
 
     def __init__(self) -> None:
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-        self._entries: dict[int, tuple[MinHash, int]] = {}
+        self.entries: dict[int, Entry] = {}
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
     def __contains__(self, article_id: int) -> bool:
-        return article_id in self._entries
+        return article_id in self.entries
 
-    def add(self, article_id: int, mh: MinHash, size: int) -> None:
-        if article_id in self._entries or size == 0:
+    def add(self, article_id: int, mh: MinHash, entry: Entry) -> None:
+        if article_id in self.entries or entry.size == 0:
             return
         self._lsh.insert(article_id, mh)
-        self._entries[article_id] = (mh, size)
+        self.entries[article_id] = entry
 
     def remove(self, article_id: int) -> None:
-        if self._entries.pop(article_id, None) is not None:
+        if self.entries.pop(article_id, None) is not None:
             self._lsh.remove(article_id)
 
     def matches(self, mh: MinHash, size: int) -> list[Match]:
-        """Earlier articles this one nearly copies, best first (ties by article id)."""
+        """Indexed articles this one nearly copies, best first (ties by article id)."""
         if size == 0:
             return []
         found = []
+        values = np.asarray(mh.hashvalues)
         for other in self._lsh.query(mh):
-            other_mh, other_size = self._entries[other]
-            j = mh.jaccard(other_mh)
-            inter = j * (size + other_size) / (1.0 + j)
-            smaller = min(size, other_size)
+            entry = self.entries[other]
+            j = float(np.count_nonzero(values == entry.values)) / NUM_PERM
+            inter = j * (size + entry.size) / (1.0 + j)
+            smaller = min(size, entry.size)
             c = min(1.0, inter / smaller) if smaller else 0.0
             if is_near_copy(j, c, smaller):
                 found.append(Match(other, j, c))

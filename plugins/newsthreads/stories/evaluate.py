@@ -282,7 +282,7 @@ class Prepared:
 
 def prepare(paths: Sequence[str | Path]) -> list[Prepared]:
     """Read labelled JSONL through the real reader and normaliser, then make cluster items,
-    sorted as ``cluster_pending`` sorts (dated by start, end; undated last; then file order)."""
+    sorted as ``cluster_pending`` sorts (dated by end, start; undated last; then file order)."""
     from newsthreads.normalise.article import normalise_item
     from newsthreads.sources.jsonl import iter_jsonl
     from newsthreads.stories.service import item_from_fields
@@ -306,8 +306,8 @@ def prepare(paths: Sequence[str | Path]) -> list[Prepared]:
                                     body=article.body, language=article.language,
                                     start=pub.start if pub else None,
                                     end=pub.end if pub else None)
-            order = (pub is None, pub.start if pub else datetime.max.replace(tzinfo=UTC),
-                     pub.end if pub else datetime.max.replace(tzinfo=UTC), n)
+            order = (pub is None, pub.end if pub else datetime.max.replace(tzinfo=UTC),
+                     pub.start if pub else datetime.max.replace(tzinfo=UTC), n)
             out.append(Prepared(key, order, item))
     out.sort(key=lambda p: p.order)
     return out

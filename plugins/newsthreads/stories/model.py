@@ -3,7 +3,9 @@
 A logistic model over a handful of features per (article, thread) pair. There are two weight
 sets: one for pairs where both sides are dated (content *and* time), one for pairs where either
 side is undated (content only), so an undated article is neither helped nor hurt by time. The
-weights and the threshold are fitted by ``stories/fit.py`` (see ``stories/README.md``).
+weights and the threshold are fitted by ``stories/fit.py`` (see ``stories/README.md``); the
+weights are not meant to be read one by one (the cosines are strongly correlated), only as a
+whole.
 """
 
 from __future__ import annotations
@@ -11,31 +13,49 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-FEATURES_DATED = ("cos_text", "cos_ents", "close", "far", "log_n")
-FEATURES_UNDATED = ("cos_text", "cos_ents", "log_n")
+FEATURES_DATED = ("cos_text", "cos_ents", "cos_xling", "ents_other_lang", "xling_other_lang",
+                  "same_lang", "cover_item", "cover_thread", "close_x_content",
+                  "coarse_x_content", "far", "log_n")
+FEATURES_UNDATED = ("cos_text", "cos_ents", "cos_xling", "ents_other_lang", "xling_other_lang",
+                    "same_lang", "cover_item", "cover_thread", "log_n")
 
 
 @dataclass(frozen=True)
 class PairFeatures:
-    cos_text: float
-    cos_ents: float
+    """What is known about one (article, candidate thread) pair."""
+
+    cos_text: float  # TF-IDF cosine of stems with the thread centroid (same language)
+    cos_ents: float  # ... of entities (language-neutral)
+    cos_xling: float  # ... of language-blind word keys (cognates, numbers)
+    cover_item: float  # weight share of the article's top entities found in the thread
+    cover_thread: float  # share of the thread's top entities found in the article
     gap_days: float | None  # None: one side undated
+    coarse: bool  # the gap was measured on month (or coarser) dates
+    same_lang: float  # share of the thread's articles in the article's language
     size: int  # articles in the thread
 
 
-def pair_features(cos_text: float, cos_ents: float, gap_days: float | None,
-                  size: int) -> PairFeatures:
-    return PairFeatures(cos_text, cos_ents, gap_days, size)
-
-
 def vector(f: PairFeatures) -> tuple[float, ...]:
-    """The feature vector the weights apply to (which set depends on dating)."""
+    """The feature vector the weights apply to (which set depends on dating).
+
+    ``*_other_lang`` let entity and language-blind agreement count for more when the thread
+    is written in other languages, where stems cannot match; ``same_lang`` lets the model ask
+    more of a same-language pair, whose stems *can* match. Time enters as a penalty for distance
+    (``far``) and as closeness *times* content agreement: being published the same day
+    amplifies evidence that the article is about the same thing, it never creates it (a busy
+    day has hundreds of unrelated articles). ``close`` is for precise dates only: a month date
+    overlapping a thread's span is weaker evidence, kept apart as ``coarse``.
+    """
     log_n = math.log(1 + f.size)
+    other = 1.0 - f.same_lang
+    content = (f.cos_text, f.cos_ents, f.cos_xling, f.cos_ents * other, f.cos_xling * other,
+               f.same_lang, f.cover_item, f.cover_thread)
     if f.gap_days is None:
-        return (f.cos_text, f.cos_ents, log_n)
-    close = math.exp(-f.gap_days / 3.0)  # same day .. a few days
-    far = min(f.gap_days, 60.0) / 30.0  # a month apart is a different event more often
-    return (f.cos_text, f.cos_ents, close, far, log_n)
+        return (*content, log_n)
+    agree = (f.cos_ents + f.cos_xling) / 2.0
+    close = 0.0 if f.coarse else math.exp(-f.gap_days / 3.0)
+    far = min(f.gap_days, 60.0) / 30.0
+    return (*content, close * agree, float(f.coarse) * agree, far, log_n)
 
 
 @dataclass(frozen=True)
@@ -51,9 +71,11 @@ class Model:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-# Hand-set starting point; replaced by fitted values (see README).
+# Fitted by ``python -m newsthreads.stories.fit dev.jsonl ecbplus.jsonl`` (see README.md).
 MODEL = Model(
-    dated=(-4.0, 6.0, 6.0, 1.0, -1.5, 0.0),
-    undated=(-4.0, 6.0, 6.0, 0.0),
-    threshold=0.5,
+    dated=(-1.1401, -10.8832, 7.3352, 11.4918, -10.3897, 12.7551, -2.9249, 0.2129, -1.7583,
+           9.9181, 4.6289, -5.2053, -0.1531),
+    undated=(-2.4011, 0.2668, 5.3155, 10.6757, -6.8782, 6.4974, -3.3812, 0.5166, -0.215,
+             -0.7488),
+    threshold=0.15,
 )

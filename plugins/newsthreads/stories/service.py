@@ -19,12 +19,21 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import psycopg
 
 from newsthreads.store import threads as store
 from newsthreads.stories.analyse import analyse
-from newsthreads.stories.cluster import Clusterer, Decision, Item, Params, State, Thread
-from newsthreads.stories.duplicates import from_bytes, signature, to_bytes
+from newsthreads.stories.cluster import (
+    SLACK,
+    Clusterer,
+    Decision,
+    Item,
+    Params,
+    State,
+    Thread,
+)
+from newsthreads.stories.duplicates import Entry, from_bytes, signature, to_bytes
 from newsthreads.stories.label import thread_label
 from newsthreads.stories.model import Model
 
@@ -84,21 +93,27 @@ def thread_from_row(row: dict) -> Thread:
     return Thread(
         id=int(row["thread_id"]), created_seq=int(row["created_seq"]),
         last_seq=int(row["last_seq"]), n=int(row["n"]), first_at=row["first_at"],
-        last_end=row["last_end"], text=dict(row["text_tf"]), ents=dict(row["ents_tf"]),
-        display=dict(row["display"]), keys=tuple(row["keys"]),
+        last_end=row["last_end"], precise_first=row["precise_first"],
+        precise_end=row["precise_end"], text=dict(row["text_tf"]), ents=dict(row["ents_tf"]),
+        xling=dict(row["xling_tf"]), langs=dict(row["langs"]), display=dict(row["display"]),
+        keys=tuple(row["keys"]), top_ents=tuple(row["top_ents"]),
         norm_text=float(row["norm_text"]), norm_ents=float(row["norm_ents"]),
-        norm_epoch=int(row["norm_epoch"]), title=row["title"],
-        title_terms=tuple(row["title_terms"]))
+        norm_xling=float(row["norm_xling"]), norm_epoch=int(row["norm_epoch"]),
+        title=row["title"], title_terms=tuple(row["title_terms"]))
 
 
 def thread_to_row(thread: Thread, state: State) -> dict:
     return {
         "thread_id": thread.id, "created_seq": thread.created_seq,
         "last_seq": thread.last_seq, "n": thread.n, "first_at": thread.first_at,
-        "last_end": thread.last_end, "text_tf": thread.text, "ents_tf": thread.ents,
-        "display": thread.display, "keys": list(thread.keys), "norm_text": thread.norm_text,
-        "norm_ents": thread.norm_ents, "norm_epoch": thread.norm_epoch, "title": thread.title,
-        "title_terms": list(thread.title_terms), "label": thread_label(thread, state.idf),
+        "last_end": thread.last_end, "precise_first": thread.precise_first,
+        "precise_end": thread.precise_end, "text_tf": thread.text, "ents_tf": thread.ents,
+        "xling_tf": thread.xling, "langs": thread.langs, "display": thread.display,
+        "keys": list(thread.keys), "top_ents": list(thread.top_ents),
+        "norm_text": thread.norm_text, "norm_ents": thread.norm_ents,
+        "norm_xling": thread.norm_xling, "norm_epoch": thread.norm_epoch,
+        "title": thread.title, "title_terms": list(thread.title_terms),
+        "label": thread_label(thread, state.idf),
     }
 
 
@@ -115,29 +130,40 @@ class _IdBlock:
         return self.free.pop()
 
 
-def _add_loaded_threads(state: State, conn: psycopg.Connection, rows: list[dict]) -> None:
+def _add_loaded_threads(state: State, rows: list[dict]) -> None:
     threads = [thread_from_row(r) for r in rows]
     terms: set[str] = set()
     for thread in threads:
+        if thread.id in state.threads:
+            continue
         state.add_thread(thread)
         terms.update(thread.text)
         terms.update(thread.ents)
+        terms.update(thread.xling)
     state.ensure_df(sorted(terms))
-    for thread_id, article_id, mh, size, dup in store.member_signatures(
-            conn, [t.id for t in threads]):
-        state.add_signature(article_id, thread_id, from_bytes(mh), size,
-                            int(dup) if dup is not None else None)
+
+
+def _add_signatures(state: State, rows: list[store.SignatureRow]) -> None:
+    for article_id, thread_id, mh, size, dup, start, end, seq in rows:
+        sig = from_bytes(mh)
+        state.dups.add(article_id, sig, Entry(
+            np.asarray(sig.hashvalues), size, thread_id, int(dup) if dup is not None else None,
+            start, end, seq))
 
 
 def load_state(conn: psycopg.Connection, params: Params) -> State:
-    """The state as one long run would have it in memory: counters, and the threads (with
-    member signatures) that an in-order article may still join. DF is loaded on demand."""
+    """The state as one long run would have it in memory: counters, the threads an in-order
+    article may still join, and the signatures in the duplicate window. Document frequencies
+    are loaded on demand."""
     n_docs, seq, hwm = store.read_counters(conn)
-    state = State(n_docs=n_docs, seq=seq, hwm=hwm, swept_hwm=hwm,
+    state = State(n_docs=n_docs, seq=seq, hwm=hwm,
                   df_loader=lambda terms: store.read_df(conn, terms))
-    since = hwm - timedelta(days=params.window_days) if hwm is not None else None
-    _add_loaded_threads(state, conn, store.active_thread_rows(
-        conn, since, seq - params.undated_span))
+    since = hwm - timedelta(days=params.window_days) - SLACK if hwm is not None else None
+    state.swept_before = since
+    _add_loaded_threads(state, store.active_thread_rows(conn, since, seq - params.undated_span))
+    dup_since = hwm - timedelta(days=params.dup_days + 2) if hwm is not None else None
+    state.sigs_swept_before = dup_since
+    _add_signatures(state, store.recent_signatures(conn, dup_since, seq - params.dup_span))
     return state
 
 
@@ -153,19 +179,24 @@ class _Runner:
         self.clusterer = Clusterer(self.state, params=params, model=model,
                                    new_id=_IdBlock(conn), fetch=self._fetch_late)
 
-    def _fetch_late(self, clusterer: Clusterer, item: Item, keys: list[str]) -> None:
+    def _fetch_late(self, clusterer: Clusterer, item: Item, keys: list[str], threads: bool,
+                    signatures: bool) -> None:
         assert item.start is not None and item.end is not None
-        window = timedelta(days=self.params.window_days)
-        rows = store.late_thread_rows(self.conn, item.start - window, item.end + window, keys,
-                                      self.state.threads.keys())
         self.stats.late += 1
-        _add_loaded_threads(self.state, self.conn, rows)
+        if threads:
+            window = timedelta(days=self.params.window_days)
+            _add_loaded_threads(self.state, store.late_thread_rows(
+                self.conn, item.start - window, item.end + window, keys,
+                self.state.threads.keys()))
+        if signatures:
+            near = timedelta(days=self.params.dup_days)
+            _add_signatures(self.state, store.signatures_between(
+                self.conn, item.start - near, item.end + near))
 
     def process(self, rows: list[store.ArticleRow], run_id: int | None) -> list[Decision]:
         st, stats = self.state, self.stats
         items = [item_from_row(row) for row in rows]
-        st.ensure_df(sorted({t for it in items for t in (*it.features.terms,
-                                                          *it.features.entities)}))
+        st.ensure_df(sorted({t for it in items for t in _terms(it)}))
         assignments = []
         decisions = []
         for item in items:
@@ -175,16 +206,19 @@ class _Runner:
             stats.new_threads += decision.new_thread
             stats.duplicates += decision.duplicate_of is not None
             assignments.append(_assignment(item, decision, run_id, st.seq))
-        self.save(assignments)
+        increments: dict[str, int] = {}
+        for item in items:
+            for t in _terms(item):
+                increments[t] = increments.get(t, 0) + 1
+        self.save(assignments, increments)
         return decisions
 
-    def save(self, assignments: list[dict]) -> None:
+    def save(self, assignments: list[dict], increments: dict[str, int]) -> None:
         st = self.state
         touched = sorted(self.clusterer.touched.values(), key=lambda t: t.id)
         store.save_threads(self.conn, [thread_to_row(t, st) for t in touched])
         store.save_assignments(self.conn, assignments)
-        store.add_df(self.conn, st.df_dirty)
-        st.df_dirty = {}
+        store.add_df(self.conn, increments)
         store.write_counters(self.conn, st.n_docs, st.seq, st.hwm)
         self.stats.imputed += store.impute_dates(self.conn, [t.id for t in touched])
         for thread in touched:
@@ -193,12 +227,19 @@ class _Runner:
         self.stats.batches += 1
 
 
+def _terms(item: Item) -> list[str]:
+    """Every key the item counts in the document frequencies."""
+    f = item.features
+    return [*f.terms, *f.entities, *f.xling]
+
+
 def _assignment(item: Item, decision: Decision, run_id: int | None, seq: int) -> dict:
     assert item.minhash is not None
     size = len(item.features.shingles)
     return {"article_id": item.article_id, "thread_id": decision.thread_id,
             "score": decision.score, "duplicate_of": decision.duplicate_of, "run_id": run_id,
-            "seq": seq, "minhash": to_bytes(item.minhash) if size else None, "shingles": size}
+            "seq": seq, "minhash": to_bytes(item.minhash) if size else None, "shingles": size,
+            "dated_start": item.start, "dated_end": item.end}
 
 
 def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
@@ -208,25 +249,28 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
 
     Writes ``threads``/``thread_articles`` (``duplicate_of`` for near-copies), labels, spans,
     imputed dates for undated members, and the clustering state, one committed transaction per
-    batch under ``pg_advisory_xact_lock`` (see the module docstring). ``limit`` stops after that
-    many articles; the next call continues exactly where this one stopped.
+    batch under ``pg_advisory_xact_lock`` (see the module docstring). What is pending when the
+    run starts is processed; articles arriving meanwhile wait for the next run. ``limit`` stops
+    after that many articles; the next call continues exactly where this one stopped.
     """
     params = params or Params()
     stats = ClusterStats()
     began = time.perf_counter()
     runner: _Runner | None = None
-    while limit is None or stats.assigned < limit:
+    queue: list[int] | None = None
+    while queue is None or queue:
         with conn.transaction():
             store.lock_clustering(conn)
+            if queue is None:
+                queue = store.pending_ids(conn, limit)[::-1]  # what is pending now, in order
             n_docs, seq, _ = store.read_counters(conn)
             if runner is None or (runner.state.n_docs, runner.state.seq) != (n_docs, seq):
-                runner = _Runner(conn, params, model, stats)
-            take = batch_size if limit is None else min(batch_size, limit - stats.assigned)
-            rows = store.pending_articles(conn, take)
-            if not rows:
-                break
-            runner.process(rows, run_id)
-            runner.clusterer.sweep()
+                runner = _Runner(conn, params, model, stats)  # first batch, or another run
+            ids = [queue.pop() for _ in range(min(batch_size, len(queue)))]
+            rows = store.still_pending(conn, ids)  # another run may have taken some
+            if rows:
+                runner.process(rows, run_id)
+                runner.clusterer.sweep()
     with conn.transaction():
         stats.imputed += store.impute_missing(conn)
     stats.seconds = time.perf_counter() - began
@@ -280,10 +324,10 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
             assignments.append(_assignment(item, decision, None, seq + fresh.seq))
             if item.article_id not in counted:
                 new_docs += 1
-                for t in list(item.features.terms) + list(item.features.entities):
+                for t in _terms(item):
                     df_new[t] = df_new.get(t, 0) + 1
-            if item.dated and (hwm is None or (item.start and item.start > hwm)):
-                hwm = item.start
+            if item.end is not None and (hwm is None or item.end > hwm):
+                hwm = item.end
         # The window's threads join the global stream: shift their sequence numbers and let
         # their norms be recomputed with the global document frequencies when next used.
         new_threads = list(clusterer.state.threads.values())
@@ -320,7 +364,7 @@ def _rebuild_threads(conn: psycopg.Connection, thread_ids: list[int], params: Pa
         state.add_thread(rebuilt)
         for row in members:
             item = item_from_row(row)
-            state.ensure_df([*item.features.terms, *item.features.entities])
+            state.ensure_df(_terms(item))
             clusterer.join(rebuilt, item)
         rebuilt.last_seq = int(old["last_seq"])
         store.save_threads(conn, [thread_to_row(rebuilt, state)])

@@ -1,0 +1,273 @@
+"""Threading throughput and memory on a synthetic news stream (not a test; see ``make bench``).
+
+    .venv/bin/python bench/bench_threading.py                 # 10k and 100k, in memory
+    .venv/bin/python bench/bench_threading.py --sizes 10000 --db   # through Postgres too
+    .venv/bin/python bench/bench_threading.py --million       # adds 1M (takes a while)
+
+The stream: many stories running at once, each with its own topic words and a few entities
+drawn from a shared, Zipf-distributed pool (so different stories share people and places);
+background words from a Zipf vocabulary; articles come in bursts (most of a story's coverage
+in its first day or two) in publication order; 8 % are wire copies of an earlier article with
+a sentence changed; a few are month-dated or undated.
+
+Each size runs in its own process so peak memory (max RSS) is that size's. Times are CPU
+seconds of that process (the machine is shared). Reported: articles per CPU-second for the
+threading stage (analysis: stems, entities, shingles, MinHash; and
+clustering: duplicates, candidates, scoring, state update), the per-article cost of the last
+10 % of the stream (at scale vs at 10k), active threads at the end, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+# Consonant-vowel(-consonant) syllables: enough of them that five-letter prefixes collide about
+# as often as in real vocabularies.
+SYLLABLES = [c + v + e for c in "bdfghjklmnprstv" for v in "aeiou" for e in ("", "", "n", "r")]
+
+
+def _word(rng: random.Random, syllables: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(syllables))
+
+
+def _zipf_table(n: int, s: float = 1.07) -> list[float]:
+    weights = [1.0 / (i + 1) ** s for i in range(n)]
+    total = sum(weights)
+    acc, out = 0.0, []
+    for w in weights:
+        acc += w / total
+        out.append(acc)
+    return out
+
+
+def _draw(rng: random.Random, table: list[float], items: list[str]) -> str:
+    import bisect
+
+    return items[min(len(items) - 1, bisect.bisect_left(table, rng.random()))]
+
+
+def _sentence(words: list[str]) -> str:
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]  # str.capitalize() would lower-case the names
+
+
+@dataclass
+class Synthetic:
+    id: int
+    story: int
+    title: str
+    body: str
+    start: datetime | None
+    end: datetime | None
+
+
+def stream(n: int, seed: int = 1, concurrent: int = 300) -> Iterator[Synthetic]:
+    """``n`` articles in publication order from ``concurrent`` overlapping stories."""
+    rng = random.Random(seed)
+    vocab = list(dict.fromkeys(_word(rng, rng.randint(2, 4)) for _ in range(60_000)))
+    vocab_table = _zipf_table(len(vocab))
+    names = list(dict.fromkeys(_word(rng, rng.randint(2, 3)).capitalize()
+                               for _ in range(20_000)))
+    names_table = _zipf_table(len(names), 0.9)
+    clock = datetime(2020, 1, 1, tzinfo=UTC)
+    per_day = 1500  # articles a day: sets how many stories overlap in a window
+    stories: list[dict] = []
+    next_story = 0
+    sent: dict[int, list[Synthetic]] = {}
+
+    def new_story() -> dict:
+        nonlocal next_story
+        next_story += 1
+        return {"id": next_story,
+                "topic": [rng.choice(vocab) for _ in range(25)],
+                "names": [_draw(rng, names_table, names) for _ in range(rng.randint(3, 6))],
+                "left": max(2, int(rng.paretovariate(1.3) * 4)), "born": clock}
+
+    for _ in range(concurrent):
+        stories.append(new_story())
+    for i in range(n):
+        clock += timedelta(seconds=86400 / per_day * rng.expovariate(1.0))
+        # Bursts: young stories get most of the coverage.
+        weights = [1.0 / (1.0 + (clock - s["born"]).total_seconds() / 43200) for s in stories]
+        story = rng.choices(stories, weights)[0]
+        story["left"] -= 1
+        if story["left"] <= 0:
+            stories.remove(story)
+            stories.append(new_story())
+        earlier = sent.get(story["id"])
+        if earlier and rng.random() < 0.08:
+            src = rng.choice(earlier)
+            sentences = src.body.split(". ")
+            sentences[rng.randrange(len(sentences))] = " ".join(
+                rng.choice(vocab) for _ in range(8))
+            body, title = ". ".join(sentences), src.title
+        else:
+            words = []
+            for _ in range(rng.randint(90, 220)):
+                r = rng.random()
+                if r < 0.3:
+                    words.append(rng.choice(story["topic"]))
+                elif r < 0.38:
+                    words.append(rng.choice(story["names"]))
+                elif r < 0.40:
+                    words.append(_draw(rng, names_table, names))
+                else:
+                    words.append(_draw(rng, vocab_table, vocab))
+            body = ". ".join(_sentence(words[j:j + 15]) for j in range(0, len(words), 15)) + "."
+            title = _sentence([rng.choice(story["topic"]) for _ in range(6)])
+        day = datetime(clock.year, clock.month, clock.day, tzinfo=UTC)
+        r = rng.random()
+        if r < 0.01:
+            start = end = None
+        elif r < 0.05:
+            start = day.replace(day=1)
+            end = (start + timedelta(days=32)).replace(day=1)
+        else:
+            start, end = day, day + timedelta(days=1)
+        art = Synthetic(i + 1, story["id"], title, body, start, end)
+        sent.setdefault(story["id"], []).append(art)
+        if len(sent[story["id"]]) > 5:
+            sent[story["id"]].pop(0)
+        if story not in stories:
+            sent.pop(story["id"], None)
+        yield art
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_memory(n: int) -> dict:
+    """Thread ``n`` articles in memory; undated ones are held back to the end, as the database
+    orders them."""
+    from newsthreads.stories.cluster import Clusterer, State
+    from newsthreads.stories.evaluate import bcubed
+    from newsthreads.stories.service import item_from_fields
+
+    clusterer = Clusterer(State())
+    gold: dict[tuple[str, str], str] = {}
+    pred: dict[tuple[str, str], int] = {}
+    analyse_s = cluster_s = 0.0
+    tail_from = int(n * 0.9)
+    tail_s = 0.0
+    held = []
+    gen_s = 0.0
+    clock = time.process_time  # CPU time: the machine is shared, wall time is not ours
+    t_gen = clock()
+    for k, art in enumerate(stream(n)):
+        gen_s += clock() - t_gen
+        t0 = clock()
+        item = item_from_fields(art.id, title=art.title, lead=None, body=art.body,
+                                language="en", start=art.start, end=art.end)
+        t1 = clock()
+        if art.start is None:
+            held.append(item)
+        else:
+            pred[("b", str(art.id))] = clusterer.assign(item).thread_id
+        t2 = clock()
+        gold[("b", str(art.id))] = str(art.story)
+        analyse_s += t1 - t0
+        cluster_s += t2 - t1
+        if k >= tail_from:
+            tail_s += t2 - t0
+        t_gen = clock()
+    t0 = clock()
+    for item in held:
+        pred[("b", str(item.article_id))] = clusterer.assign(item).thread_id
+    cluster_s += clock() - t0
+    quality = bcubed(gold, pred)
+    total = analyse_s + cluster_s
+    return {"articles": n, "seconds": round(total, 2),
+            "articles_per_s": round(n / total), "analysis_per_s": round(n / analyse_s),
+            "clustering_per_s": round(n / cluster_s),
+            "tail_us_per_article": round(tail_s / (n - tail_from) * 1e6),
+            "active_threads": len(clusterer.state.threads),
+            "signatures_in_memory": len(clusterer.state.dups),
+            "df_terms": len(clusterer.state.df), "peak_rss_mb": round(_rss_mb()),
+            "generator_s": round(gen_s, 1), "bcubed_f1": round(quality.f1, 3)}
+
+
+def run_db(n: int) -> dict:
+    """Ingest ``n`` synthetic articles into a throwaway database, then ``cluster_pending``."""
+    import uuid
+
+    import psycopg
+    from newsthreads.model import Article, PublishedDate
+    from newsthreads.store.articles import upsert_article
+    from newsthreads.store.migrate import migrate
+    from newsthreads.stories.service import cluster_pending
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"newsthreads_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    try:
+        url = psycopg.conninfo.make_conninfo(admin, dbname=name)
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+            with conn.transaction():
+                for art in stream(n):
+                    pub = None
+                    if art.start and art.end:
+                        precision = "day" if art.end - art.start <= timedelta(days=1) else "month"
+                        pub = PublishedDate(art.start, art.end, precision, "feed")
+                    upsert_article(conn, Article(
+                        source="bench", source_key=str(art.id), body=art.body, title=art.title,
+                        language="en", published=pub, content_hash=str(art.id)), None)
+            t0 = time.perf_counter()
+            stats = cluster_pending(conn)
+            seconds = time.perf_counter() - t0
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)))
+    return {"articles": n, "db_seconds": round(seconds, 2),
+            "db_articles_per_s": round(n / seconds), "new_threads": stats.new_threads,
+            "duplicates": stats.duplicates, "peak_rss_mb": round(_rss_mb())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--million", action="store_true", help="also run 1,000,000")
+    parser.add_argument("--db", action="store_true", help="also run through Postgres")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        mode, n = args.child.split(":")
+        result = run_db(int(n)) if mode == "db" else run_memory(int(n))
+        print(json.dumps(result))
+        return 0
+    sizes = args.sizes + ([1_000_000] if args.million else [])
+    results = []
+    for mode in ["memory"] + (["db"] if args.db else []):
+        for n in sizes:
+            out = subprocess.run([sys.executable, __file__, "--child", f"{mode}:{n}"],
+                                 capture_output=True, text=True, check=True)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            result["mode"] = mode
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    mem = [r for r in results if r["mode"] == "memory"]
+    if len(mem) > 1:
+        base = mem[0]["tail_us_per_article"]
+        for r in mem[1:]:
+            ratio = r["tail_us_per_article"] / base if base else math.nan
+            print(f"per-article cost at {r['articles']:,} vs {mem[0]['articles']:,}: "
+                  f"{ratio:.2f}x (goal ≤ 1.5x); peak RSS {r['peak_rss_mb']} MB vs "
+                  f"{mem[0]['peak_rss_mb']} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

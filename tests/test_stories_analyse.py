@@ -1,0 +1,154 @@
+"""Text analysis, near-duplicates, labels and the evaluation metrics: no database needed.
+
+Texts are synthetic (written for these tests) or the repository's seed files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from conftest import SEEDS
+from newsthreads.normalise.seedtext import parse_seed_text
+from newsthreads.stories.analyse import analyse, entity_key, xling_key
+from newsthreads.stories.cluster import Clusterer, Item, State, interval_gap_days
+from newsthreads.stories.duplicates import (
+    DuplicateIndex,
+    Entry,
+    from_bytes,
+    signature,
+    to_bytes,
+)
+from newsthreads.stories.evaluate import bcubed, cross_pairs, pairwise
+from newsthreads.stories.label import thread_label
+
+
+def seed(prefix: str) -> str:
+    path = next(SEEDS.glob(f"{prefix}_*.txt"))
+    return path.read_text(encoding="utf-8")
+
+
+def seed_parts(prefix: str) -> tuple[str | None, str]:
+    fields = parse_seed_text(seed(prefix))
+    return fields.title, "\n".join(p for p in (fields.lead, fields.body) if p)
+
+
+@pytest.mark.parametrize(("token", "key"), [
+    ("Kims", "kim"), ("Kim's", "kim"), ("Putins", "putin"), ("Putin’s", "putin"),
+    ("Brussels", "brussel"), ("Brussel", "brussel"), ("Støre", "store"), ("NATO", "nato"),
+    ("Grøvan", "grovan"), ("Erdoğan", "erdogan"), ("Det", None), ("The", None),
+])
+def test_entity_keys_agree_across_languages(token: str, key: str | None) -> None:
+    assert entity_key(token) == key
+
+
+def test_language_blind_keys_meet_for_cognates() -> None:
+    assert xling_key("evakuert") == xling_key("evacuated") == xling_key("evakuiert")
+    assert xling_key("sanktionen") == xling_key("sanctions")
+    assert xling_key("2019") == "2019"
+    assert xling_key("og") is None
+
+
+def test_analyse_norwegian_entities_and_stems() -> None:
+    text = ("Statsminister Erna Solberg møtte Kim Jong-un. Deretter reiste Solbergs rådgivere "
+            "hjem, og møtet ble avsluttet. Møtene fortsetter i Vladivostok.")
+    f = analyse(text, language="nb")
+    assert {"@solberg", "@kim", "@jong", "@vladivostok", "@erna"} <= set(f.entities)
+    assert "@deretter" not in f.entities  # sentence-initial function word, not a name
+    assert "og" not in f.terms  # stopword
+    assert "mot" in f.terms  # 'møtte'/'møtet'/'møtene' share a Snowball stem (folded)
+    assert abs(sum(v * v for v in f.terms.values()) - 1.0) < 1e-9
+    assert f.display["@solberg"] == "Solberg"
+    assert analyse(text, language="nb") == f  # a pure function of the text
+
+
+def test_unknown_language_falls_back_to_prefixes() -> None:
+    f = analyse("Politikerne diskuterte politikken lenge", language="xx")
+    assert "politi" in f.terms
+
+
+def entry(mh, size: int) -> Entry:
+    return Entry(np.asarray(mh.hashvalues), size, 0, None, None, None, 0)
+
+
+def test_seed_wire_copies_are_near_duplicates() -> None:
+    """001 and 003 carry the same NTB text (001 with a title, lead and kicker)."""
+    sigs = {}
+    for prefix in ("000", "001", "002", "003", "004"):
+        title, body = seed_parts(prefix)
+        f = analyse(body, title=title, language="nb", dup_text=body)
+        sigs[prefix] = (signature(f.shingles), len(f.shingles))
+    index = DuplicateIndex()
+    for i, prefix in enumerate(("000", "002", "003", "004")):
+        mh, size = sigs[prefix]
+        index.add(i, mh, entry(mh, size))
+    matches = index.matches(*sigs["001"])
+    assert [m.article_id for m in matches] == [2]  # 003 only
+    assert matches[0].containment > 0.75
+    # the articles that merely share a paragraph or two are not copies
+    assert not DuplicateIndex().matches(*sigs["000"])
+    index2 = DuplicateIndex()
+    index2.add(0, sigs["000"][0], entry(*sigs["000"]))
+    assert not index2.matches(*sigs["002"])
+
+
+def test_signature_round_trips_and_excerpts_match() -> None:
+    sentences = [f"Setning nummer {i} handler om {w} og mer enn det." for i, w in
+                 enumerate(["flom", "ras", "vind", "regn", "bro", "vei", "tog", "ferge",
+                            "strøm", "skole", "sykehus", "hytte"])]
+    full = " ".join(sentences)
+    excerpt = " ".join(sentences[:8])
+    f_full, f_ex = analyse(full, language="nb"), analyse(excerpt, language="nb")
+    mh = signature(f_full.shingles)
+    assert from_bytes(to_bytes(mh)).jaccard(mh) == 1.0
+    index = DuplicateIndex()
+    index.add(1, mh, entry(mh, len(f_full.shingles)))
+    match = index.matches(signature(f_ex.shingles), len(f_ex.shingles))
+    assert match and match[0].containment >= 0.75
+
+
+def test_interval_gap_respects_precision() -> None:
+    april = (datetime(2019, 4, 1, tzinfo=UTC), datetime(2019, 5, 1, tzinfo=UTC))
+    day = (datetime(2019, 4, 25, tzinfo=UTC), datetime(2019, 4, 26, tzinfo=UTC))
+    later = (datetime(2019, 5, 11, tzinfo=UTC), datetime(2019, 5, 12, tzinfo=UTC))
+    assert interval_gap_days(*day, *april) == 0.0
+    assert interval_gap_days(*later, *april) == 10.0
+    assert interval_gap_days(*april, *later) == 10.0
+
+
+def test_label_names_entities_and_a_title() -> None:
+    clusterer = Clusterer(State())
+    for i, prefix in enumerate(("000", "002", "004")):
+        title, body = seed_parts(prefix)
+        text = "\n".join(p for p in (title, body) if p)
+        clusterer.assign(Item(i + 1, analyse(text, title=title, language="nb"),
+                              title=title))
+    label = thread_label(next(iter(clusterer.state.threads.values())),
+                         clusterer.state.idf_fn())
+    assert "Putin" in label or "Kim" in label
+    assert "—" in label
+
+
+def test_metrics_on_a_toy_partition() -> None:
+    gold = {("s", "a"): "x", ("s", "b"): "x", ("s", "c"): "y", ("s", "d"): "y"}
+    assert pairwise(gold, {k: 1 for k in gold}).precision == pytest.approx(2 / 6)
+    perfect = {("s", "a"): 1, ("s", "b"): 1, ("s", "c"): 2, ("s", "d"): 2}
+    assert bcubed(gold, perfect).f1 == 1.0 and pairwise(gold, perfect).f1 == 1.0
+    split = {k: i for i, k in enumerate(gold)}  # every article alone
+    b = bcubed(gold, split)
+    assert b.precision == 1.0 and b.recall == 0.5
+    assert bcubed(gold, {}).recall == 0.5  # missing articles count as singletons
+    lang = {("s", "a"): "nb", ("s", "b"): "en", ("s", "c"): "nb", ("s", "d"): "en"}
+    xl = cross_pairs(gold, perfect, lang, {"nb"}, {"en"})
+    assert xl.precision == 1.0 and xl.recall == 1.0
+    xl = cross_pairs(gold, split, lang, {"nb"}, {"en"})
+    assert xl.recall == 0.0
+
+
+def test_shipped_model_matches_its_features() -> None:
+    from newsthreads.stories.model import FEATURES_DATED, FEATURES_UNDATED, MODEL
+
+    assert len(MODEL.dated) == len(FEATURES_DATED) + 1
+    assert len(MODEL.undated) == len(FEATURES_UNDATED) + 1
+    assert any(MODEL.dated[1:]) and any(MODEL.undated[1:]) and 0 < MODEL.threshold < 1
