@@ -4,16 +4,18 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 UV_VERSION := 0.13.8
 STAMP := .venv/.installed
+# The installer lives in its own venv: syncing .venv to the lock file would remove it from there.
+UV := .uv/bin/uv
 
 .PHONY: demo test test-fast test-faults test-browser compose-check eval bench lint airflow setup clean db-stop lock
 
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	@test -x $(UV) || { python3 -m venv .uv && .uv/bin/python -m pip install -q "uv==$(UV_VERSION)"; }
 	@test -x $(PY) || python3 -m venv .venv
-	@$(PY) -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
-	@$(PY) -m uv pip sync -q --python $(PY) requirements.lock
-	@$(PY) -m uv pip install -q --python $(PY) --no-deps -e .
+	@$(UV) pip sync -q --python $(PY) requirements.lock
+	@$(UV) pip install -q --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 
 demo: setup            ## ingest seeds/ and the sample feeds through the DAGs, print the threads
@@ -59,7 +61,7 @@ db-stop:               ## stop the embedded PostgreSQL under .data/
 	@$(PY) -m newsthreads.cli db stop
 
 lock:                  ## re-resolve requirements.lock from pyproject.toml
-	@$(PY) -m uv pip compile -q pyproject.toml --extra test -o requirements.lock --python-version 3.11
+	@$(UV) pip compile -q pyproject.toml --extra test -o requirements.lock --python-version 3.11
 
 clean:
-	rm -rf .venv .data test-artifacts
+	rm -rf .venv .uv .data test-artifacts

@@ -17,6 +17,7 @@ from typing import Any
 
 from newsthreads.paths import REPO_ROOT
 from newsthreads.store.connection import connect, mask_dsn, resolve_dsn
+from newsthreads.store.export import export_assignments, list_threads
 from newsthreads.store.migrate import migrate
 
 log = logging.getLogger("newsthreads.demo")
@@ -66,6 +67,7 @@ def main() -> int:
     print(f"news database: {mask_dsn(dsn)}")
     with connect(dsn) as conn:
         migrate(conn)
+        before = len(export_assignments(conn))
     prepare_airflow(dsn)
     print("running the DAGs:")
     states = [run_dag("news_ingest_files", {"path": str(REPO_ROOT / "seeds")})]
@@ -77,13 +79,19 @@ def main() -> int:
             feeds.stop()
     states.append(run_dag("news_thread_stories"))
     from newsthreads.commands.core import format_threads
-    from newsthreads.store.export import list_threads
 
     with connect(dsn) as conn:
         rows = list_threads(conn)
-        articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-    print(f"\n{articles} articles in {len(rows)} story threads:\n")
+        assignments = export_assignments(conn)
+    print(f"\n{len(assignments)} articles ({len(assignments) - before} new in this run)"
+          f" in {len(rows)} story threads:\n")
     print(format_threads(rows))
+    seeds = [a for a in assignments if a["source"] == "seeds"]
+    seed_threads = sorted({str(a["thread"]) for a in seeds})
+    copies = ", ".join(f"{a['id'][:3]} copies {a['duplicate_of'][:3]}" for a in seeds
+                       if a["duplicate_of"])
+    print(f"\nseeds/: {len(seeds)} articles in thread {', '.join(seed_threads)}"
+          f"; near-duplicates: {copies or 'none'}")
     print(f"\ndone in {time.monotonic() - started:.0f} s. Query it: psql \"$(.venv/bin/newsthreads"
           " db url --show-password)\" -c 'SELECT * FROM story_threads'")
     failed = [s for s in states if "success" not in s]
