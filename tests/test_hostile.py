@@ -99,3 +99,35 @@ def test_deeply_nested_json_is_our_error_not_a_crash(line):
     # json.loads raises RecursionError here; before the fix it escaped and ended the whole run.
     result = parse_line(line, "nested.jsonl", 7, "hostile")
     assert isinstance(result, InputError) and result.line == 7 and "nested" in result.reason
+
+
+_FEED_PARTS = st.sampled_from([
+    "<rss version='2.0'><channel>", "</channel></rss>", "<item>", "</item>", "<title>", "</title>",
+    "<pubDate>", "</pubDate>", "<guid>", "</guid>", "<link>", "</link>", "<description>",
+    "</description>", "<![CDATA[", "]]>", "&amp;", "&lt;b&gt;", "&#0;", "&bogus;", "<entry>",
+    "<feed xmlns='http://www.w3.org/2005/Atom'>", "</feed>", "Thu, 25 Apr 2019 06:10:00 +0200",
+    "2090-01-01", "not a date", "<!DOCTYPE x [<!ENTITY a 'aaaa'>]>", "&a;",
+    '{"version": "https://jsonfeed.org/version/1.1", "items": [', "]}", '{"id": 1}',
+    "http://127.0.0.1/x", "javascript:alert(1)", "\x00", "\ufeff", "Kim og Putin",
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.binary(max_size=2000),
+                 st.lists(st.one_of(_FEED_PARTS, st.text(max_size=20)), max_size=40)
+                 .map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass"))))
+def test_feed_parse_and_entry_normalise_raise_only_our_errors(body):
+    from datetime import UTC, datetime
+
+    from newsthreads.normalise.feed_entry import entry_to_article
+    from newsthreads.sources.feeds import parse_feed
+
+    try:
+        parsed = parse_feed(body, {"content-type": "application/xml"}, "http://feed.test/x")
+    except InputError:
+        return
+    for n, entry in enumerate(parsed.entries):
+        article = entry_to_article(entry, source="hostile", key=f"k{n}",
+                                   fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
+                                   feed_url="http://feed.test/x", feed_language=None)
+        assert article.content_hash and "\x00" not in (article.body or "")
