@@ -119,6 +119,22 @@ class Decision:
     score: float | None = None
 
 
+class _IdfCache(dict):
+    """term → IDF at the current epoch; a missing term is computed (and kept) on lookup, so hot
+    loops index it directly instead of calling a Python function per term."""
+
+    __slots__ = ("df", "nq1")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.df: dict[str, int] = {}
+        self.nq1 = 1.0
+
+    def __missing__(self, term: str) -> float:
+        value = self[term] = math.log(self.nq1 / (self.df.get(term, 0) + 1)) + 1.0
+        return value
+
+
 @dataclass
 class State:
     """Everything a run continues from. ``df`` may be loaded lazily through ``df_loader``."""
@@ -137,7 +153,7 @@ class State:
     # IDF is computed with the document count rounded down to a power of 1.25 (the "epoch"),
     # so values can be cached until the epoch or the term's count changes. A pure function of
     # (n_docs, df): a restarted run computes exactly the same weights.
-    _idf: dict[str, float] = field(default_factory=dict, repr=False)
+    _idf: _IdfCache = field(default_factory=_IdfCache, repr=False)
     _idf_n: int = field(default=-1, repr=False)
     _epoch: int = field(default=-1, repr=False)
     _nq: float = field(default=0.0, repr=False)
@@ -168,27 +184,20 @@ class State:
         self._idf_n = self.n_docs
 
     def idf(self, term: str) -> float:
-        if self._idf_n != self.n_docs:
-            self._sync()
-        value = self._idf.get(term)
-        if value is None:
-            value = math.log((self._nq + 1) / (self.df.get(term, 0) + 1)) + 1.0
-            self._idf[term] = value
-        return value
+        return self.idf_map()[term]
 
     def idf_fn(self) -> Callable[[str], float]:
         """``idf`` as a fast local function, valid until the next ``count_doc``."""
+        return self.idf_map().__getitem__
+
+    def idf_map(self) -> dict[str, float]:
+        """term → IDF as a mapping that fills itself in (index it, do not ``get``), valid
+        until the next ``count_doc``; the same values as ``idf``."""
         if self._idf_n != self.n_docs:
             self._sync()
-        cache, df, nq1, log = self._idf, self.df, self._nq + 1, math.log
-
-        def idf(term: str) -> float:
-            value = cache.get(term)
-            if value is None:
-                value = cache[term] = log(nq1 / (df.get(term, 0) + 1)) + 1.0
-            return value
-
-        return idf
+        cache = self._idf
+        cache.df, cache.nq1 = self.df, self._nq + 1
+        return cache
 
     def epoch(self) -> int:
         """Cached thread norms are refreshed when the corpus has grown by a quarter."""
@@ -235,6 +244,11 @@ class Clusterer:
         self.fetch = fetch
         self.window = timedelta(days=self.params.window_days)
         self.touched: dict[int, Thread] = {}
+        # The shortlist's language-blind cosines, for the ``weighted`` vectors they were
+        # computed with (held, so the identity check cannot match a recycled object): ``pair``
+        # reuses them instead of computing the same cosine again.
+        self._xcos_for: tuple[dict[str, float], ...] | None = None
+        self._xcos: dict[int, float] = {}
 
     def _counter(self) -> int:
         self._next += 1
@@ -311,21 +325,21 @@ class Clusterer:
     def _weighted(self, vec: dict[str, float], k: int) -> dict[str, float]:
         """The k heaviest terms of ``vec`` as unit TF-IDF weights, times IDF once more: the
         dot product with a centroid of TF sums is then Σ w·S (IDF applied to both sides)."""
-        idf = self.state.idf_fn()
-        w = {t: v * idf(t) for t, v in vec.items()}
+        idf = self.state.idf_map()
+        w = {t: v * idf[t] for t, v in vec.items()}
         if len(w) > k:
             w = dict(sorted(w.items(), key=lambda tv: (-tv[1], tv[0]))[:k])
-        norm = math.sqrt(sum(x * x for x in w.values()))
-        return {t: x * idf(t) / norm for t, x in w.items()} if norm else {}
+        norm = math.sqrt(sum([x * x for x in w.values()]))
+        return {t: x * idf[t] / norm for t, x in w.items()} if norm else {}
 
     def _refresh_norms(self, thread: Thread) -> None:
         # fsum is exactly rounded, hence independent of dict order (which differs between a
         # thread built in memory and one read back from jsonb).
-        idf = self.state.idf_fn()
-        thread.norm_text = math.sqrt(math.fsum((v * idf(t)) ** 2 for t, v in thread.text.items()))
-        thread.norm_ents = math.sqrt(math.fsum((v * idf(t)) ** 2 for t, v in thread.ents.items()))
-        thread.norm_xling = math.sqrt(math.fsum((v * idf(t)) ** 2
-                                                for t, v in thread.xling.items()))
+        idf = self.state.idf_map()
+        fsum, sqrt = math.fsum, math.sqrt
+        thread.norm_text = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.text.items()]))
+        thread.norm_ents = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.ents.items()]))
+        thread.norm_xling = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.xling.items()]))
         thread.norm_epoch = self.state.epoch()
 
     @staticmethod
@@ -342,8 +356,8 @@ class Clusterer:
 
     def _top(self, vec: dict[str, float], k: int) -> list[str]:
         """The k heaviest keys by weight × IDF (ties by key: deterministic)."""
-        idf = self.state.idf_fn()
-        scored = [(-v * idf(t), t) for t, v in vec.items()]
+        idf = self.state.idf_map()
+        scored = [(-v * idf[t], t) for t, v in vec.items()]
         if len(scored) > 4 * k:
             return [t for _, t in heapq.nsmallest(k, scored)]
         scored.sort()
@@ -436,11 +450,13 @@ class Clusterer:
             return candidates
         epoch = self.state.epoch()
         ranked = []
+        xcos: dict[int, float] = {}
         for thread in candidates:
             if thread.norm_epoch != epoch:
                 self._refresh_norms(thread)
-            ranked.append((-self._cos(weighted[2], thread.xling, thread.norm_xling),
-                           thread.created_seq, thread))
+            cos = xcos[thread.id] = self._cos(weighted[2], thread.xling, thread.norm_xling)
+            ranked.append((-cos, thread.created_seq, thread))
+        self._xcos_for, self._xcos = weighted, xcos
         ranked.sort(key=lambda r: r[:2])
         return [r[2] for r in ranked[:k]]
 
@@ -473,10 +489,13 @@ class Clusterer:
                       if total else 0.0)
         cover_thread = (sum(1 for e in thread.top_ents if e in item.features.entities)
                         / len(thread.top_ents) if thread.top_ents else 0.0)
+        cos_xling = self._xcos.get(thread.id) if self._xcos_for is weighted else None
+        if cos_xling is None:
+            cos_xling = self._cos(xl_w, thread.xling, thread.norm_xling)
         return PairFeatures(
             cos_text=self._cos(text_w, thread.text, thread.norm_text),
             cos_ents=self._cos(ents_w, thread.ents, thread.norm_ents),
-            cos_xling=self._cos(xl_w, thread.xling, thread.norm_xling),
+            cos_xling=cos_xling,
             cover_item=cover_item, cover_thread=cover_thread,
             gap_days=gap, coarse=coarse, same_lang=same_lang, size=thread.n)
 
@@ -539,13 +558,13 @@ class Clusterer:
 
     def _add(self, sums: dict[str, float], vec: dict[str, float], norm: float) -> float:
         """Add ``vec`` to ``sums`` in place; returns the IDF-weighted norm updated to match."""
-        idf = self.state.idf_fn()
+        idf = self.state.idf_map()
         sq = norm * norm
         for t, v in vec.items():
             old = sums.get(t, 0.0)
             new = old + v
             sums[t] = new
-            w = idf(t)
+            w = idf[t]
             sq += (new * new - old * old) * w * w
         return math.sqrt(sq) if sq > 0 else 0.0
 
@@ -553,11 +572,11 @@ class Clusterer:
                norm: float) -> tuple[dict[str, float], float]:
         """Keep the k heaviest terms (weight × IDF); the norm loses what was dropped."""
         keep = set(self._top(sums, k))
-        idf = self.state.idf_fn()
+        idf = self.state.idf_map()
         sq = norm * norm
         for t, v in sums.items():
             if t not in keep:
-                sq -= (v * idf(t)) ** 2
+                sq -= (v * idf[t]) ** 2
         return {t: v for t, v in sums.items() if t in keep}, math.sqrt(sq) if sq > 0 else 0.0
 
     def _reindex(self, thread: Thread) -> None:
@@ -580,6 +599,6 @@ class Clusterer:
         """How central a title is: its terms' weight in the centroid (most central wins)."""
         if not terms or not thread.norm_text:
             return 0.0
-        idf = self.state.idf_fn()
-        total = sum(thread.text.get(t, 0.0) * idf(t) for t in terms)
+        idf = self.state.idf_map()
+        total = sum(thread.text.get(t, 0.0) * idf[t] for t in terms)
         return total / (thread.norm_text * math.sqrt(len(terms)))
