@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from common import machine, write_section
+
 # Consonant-vowel(-consonant) syllables: enough of them that five-letter prefixes collide about
 # as often as in real vocabularies.
 SYLLABLES = [c + v + e for c in "bdfghjklmnprstv" for v in "aeiou" for e in ("", "", "n", "r")]
@@ -258,14 +260,26 @@ def main(argv: list[str] | None = None) -> int:
             result["mode"] = mode
             results.append(result)
             print(json.dumps(result), flush=True)
+    lines = [f"- machine: {machine()}",
+             "| mode | articles | articles/CPU-s | analysis/s | clustering/s | tail µs/article"
+             " | active threads | peak RSS | BCubed F1 (synthetic) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(
+            f"| {r['mode']} | {r['articles']:,} | {r['articles_per_s']:,} |"
+            f" {r.get('analysis_per_s', '')} | {r.get('clustering_per_s', '')} |"
+            f" {r.get('tail_us_per_article', '')} | {r.get('active_threads', '')} |"
+            f" {r.get('peak_rss_mb', '')} MB | {r.get('bcubed_f1', '')} |")
     mem = [r for r in results if r["mode"] == "memory"]
     if len(mem) > 1:
         base = mem[0]["tail_us_per_article"]
         for r in mem[1:]:
             ratio = r["tail_us_per_article"] / base if base else math.nan
-            print(f"per-article cost at {r['articles']:,} vs {mem[0]['articles']:,}: "
-                  f"{ratio:.2f}x (goal ≤ 1.5x); peak RSS {r['peak_rss_mb']} MB vs "
-                  f"{mem[0]['peak_rss_mb']} MB")
+            lines.append(f"- per-article cost at {r['articles']:,} vs {mem[0]['articles']:,}:"
+                         f" **{ratio:.2f}x** (goal ≤ 1.5x); peak RSS {r['peak_rss_mb']} MB vs"
+                         f" {mem[0]['peak_rss_mb']} MB")
+    lines.append("- goal: ≥ 2,000 articles/s for the threading stage")
+    write_section("threading", lines)
     return 0
 
 
