@@ -262,11 +262,8 @@ def counted_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> se
     return {int(r[0]) for r in rows}
 
 
-def impute_dates(conn: psycopg.Connection, thread_ids: Sequence[int] | None = None) -> int:
-    """Give undated members of threads (all threads when ``thread_ids`` is None) the span of
-    their thread's dated members, marked 'imputed' with a note naming the thread. Returns the
-    number of articles whose date was set or changed."""
-    sql = """
+# An undated member takes its thread's span of dated articles, at the precision that span has.
+_IMPUTE = """
         UPDATE articles a
         SET published_at = t.first_at,
             published_end = t.last_end,
@@ -278,6 +275,14 @@ def impute_dates(conn: psycopg.Connection, thread_ids: Sequence[int] | None = No
             published_note = 'imputed from story thread ' || t.thread_id
                 || ' (span of its dated articles)'
         FROM thread_articles ta JOIN thread_vectors t ON t.thread_id = ta.thread_id
+"""
+
+
+def impute_dates(conn: psycopg.Connection, thread_ids: Sequence[int] | None = None) -> int:
+    """Give undated members of threads (all threads when ``thread_ids`` is None) the span of
+    their thread's dated members, marked 'imputed' with a note naming the thread. Returns the
+    number of articles whose date was set or changed."""
+    sql = _IMPUTE + """
         WHERE ta.article_id = a.id
           AND t.first_at IS NOT NULL
           AND (a.published_at IS NULL OR a.published_source = 'imputed')
@@ -292,18 +297,7 @@ def impute_dates(conn: psycopg.Connection, thread_ids: Sequence[int] | None = No
 def impute_missing(conn: psycopg.Connection) -> int:
     """Repair pass: threaded articles that lost their date (an edit re-ingested them without
     one) get their thread's span again. Found through the index on ``published_at``."""
-    sql = """
-        UPDATE articles a
-        SET published_at = t.first_at,
-            published_end = t.last_end,
-            published_precision = CASE
-                WHEN t.last_end - t.first_at <= interval '1 day' THEN 'day'
-                WHEN t.last_end - t.first_at <= interval '31 days' THEN 'month'
-                ELSE 'year' END,
-            published_source = 'imputed',
-            published_note = 'imputed from story thread ' || t.thread_id
-                || ' (span of its dated articles)'
-        FROM thread_articles ta JOIN thread_vectors t ON t.thread_id = ta.thread_id
+    sql = _IMPUTE + """
         WHERE ta.article_id = a.id AND a.published_at IS NULL AND t.first_at IS NOT NULL
     """
     return conn.execute(sql).rowcount
