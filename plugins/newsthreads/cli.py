@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 from newsthreads.errors import NewsthreadsError, first_line
 
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # the embedded server's own chatter is debug detail for us
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", module="platformdirs")
     try:
         return int(args.func(args) or 0)
     except NewsthreadsError as exc:
