@@ -63,8 +63,9 @@ def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
 
-def pairwise(gold: dict[Key, str], pred: dict[Key, Any]) -> PRF:
-    """Precision/recall over all pairs of articles put (or labelled) together."""
+def _contingency(gold: dict[Key, str], pred: dict[Key, Any]
+                 ) -> tuple[Counter[tuple[str, Any]], Counter[str], Counter[Any]]:
+    """Counts per (story, thread), per story and per thread; a missing article is alone."""
     both: Counter[tuple[str, Any]] = Counter()
     g: Counter[str] = Counter()
     p: Counter[Any] = Counter()
@@ -73,6 +74,12 @@ def pairwise(gold: dict[Key, str], pred: dict[Key, Any]) -> PRF:
         both[(story, thread)] += 1
         g[story] += 1
         p[thread] += 1
+    return both, g, p
+
+
+def pairwise(gold: dict[Key, str], pred: dict[Key, Any]) -> PRF:
+    """Precision/recall over all pairs of articles put (or labelled) together."""
+    both, g, p = _contingency(gold, pred)
     tp = sum(_pairs(n) for n in both.values())
     pp = sum(_pairs(n) for n in p.values())
     gp = sum(_pairs(n) for n in g.values())
@@ -81,14 +88,7 @@ def pairwise(gold: dict[Key, str], pred: dict[Key, Any]) -> PRF:
 
 def bcubed(gold: dict[Key, str], pred: dict[Key, Any]) -> PRF:
     """BCubed: per article, the share of its thread that shares its story and vice versa."""
-    both: Counter[tuple[str, Any]] = Counter()
-    g: Counter[str] = Counter()
-    p: Counter[Any] = Counter()
-    for key, story in gold.items():
-        thread = pred.get(key, ("alone", key))
-        both[(story, thread)] += 1
-        g[story] += 1
-        p[thread] += 1
+    both, g, p = _contingency(gold, pred)
     n = len(gold)
     if not n:
         return PRF(1.0, 1.0)
