@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from common import machine, write_section
+from common import machine, scratch_db, write_section
 
 # Consonant-vowel(-consonant) syllables: enough of them that five-letter prefixes collide about
 # as often as in real vocabularies.
@@ -201,38 +201,24 @@ def run_memory(n: int) -> dict:
 
 def run_db(n: int) -> dict:
     """Ingest ``n`` synthetic articles into a throwaway database, then ``cluster_pending``."""
-    import uuid
-
     import psycopg
     from newsthreads.model import Article, PublishedDate
     from newsthreads.store.articles import upsert_article
-    from newsthreads.store.migrate import migrate
     from newsthreads.stories.service import cluster_pending
 
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"newsthreads_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    try:
-        url = psycopg.conninfo.make_conninfo(admin, dbname=name)
-        with psycopg.connect(url) as conn:
-            migrate(conn)
-            with conn.transaction():
-                for art in stream(n):
-                    pub = None
-                    if art.start and art.end:
-                        precision = "day" if art.end - art.start <= timedelta(days=1) else "month"
-                        pub = PublishedDate(art.start, art.end, precision, "feed")
-                    upsert_article(conn, Article(
-                        source="bench", source_key=str(art.id), body=art.body, title=art.title,
-                        language="en", published=pub, content_hash=str(art.id)), None)
-            t0 = time.perf_counter()
-            stats = cluster_pending(conn)
-            seconds = time.perf_counter() - t0
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                psycopg.sql.Identifier(name)))
+    with scratch_db() as url, psycopg.connect(url) as conn:
+        with conn.transaction():
+            for art in stream(n):
+                pub = None
+                if art.start and art.end:
+                    precision = "day" if art.end - art.start <= timedelta(days=1) else "month"
+                    pub = PublishedDate(art.start, art.end, precision, "feed")
+                upsert_article(conn, Article(
+                    source="bench", source_key=str(art.id), body=art.body, title=art.title,
+                    language="en", published=pub, content_hash=str(art.id)), None)
+        t0 = time.perf_counter()
+        stats = cluster_pending(conn)
+        seconds = time.perf_counter() - t0
     return {"articles": n, "db_seconds": round(seconds, 2),
             "db_articles_per_s": round(n / seconds), "new_threads": stats.new_threads,
             "duplicates": stats.duplicates, "peak_rss_mb": round(_rss_mb())}

@@ -12,7 +12,6 @@ import platform
 import random
 import resource
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from newsthreads.store.migrate import migrate  # noqa: E402
+from newsthreads.store.scratch import scratch_database  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results.md")
 ADMIN = os.environ.get("NEWS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -48,18 +47,10 @@ def scratch_db() -> Iterator[str]:
 
         server = pgserver.get_server(tempfile.mkdtemp(), cleanup_mode="delete")
         admin = server.get_uri()
-    name = f"newsthreads_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + f"/{name}" + ("?" + admin.split("?", 1)[1]
-                                                   if "?" in admin else "")
     try:
-        with psycopg.connect(url) as conn:
-            migrate(conn)
-        yield url
+        with scratch_database(admin, "newsthreads_bench") as url:
+            yield url
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if server is not None:
             server.cleanup()
 

@@ -98,3 +98,16 @@ def test_an_up_to_date_database_needs_no_ddl_right(empty_db, admin_url):
         with psycopg.connect(empty_db, autocommit=True) as conn:
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_scratch_database_is_migrated_then_dropped(admin_url):
+    from newsthreads.store.scratch import scratch_database
+
+    with scratch_database(admin_url, "newsthreads_scratch") as url:
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(
+                discover())
+        name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(admin_url) as admin:
+        assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                             (name,)).fetchone() is None

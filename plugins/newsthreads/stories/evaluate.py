@@ -10,7 +10,6 @@ An article missing from the output counts as a thread of its own.
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -351,26 +350,16 @@ def evaluate_db(paths: Sequence[str | Path], admin_url: str, *, params: Any = No
 
     from newsthreads.pipeline import ingest_jsonl
     from newsthreads.store.export import export_assignments
-    from newsthreads.store.migrate import migrate
+    from newsthreads.store.scratch import scratch_database
     from newsthreads.stories.service import cluster_pending
 
     began = time.perf_counter()
     gold = load_gold(paths)
-    dbname = f"newsthreads_eval_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
-    try:
-        url = psycopg.conninfo.make_conninfo(admin_url, dbname=dbname)
-        with psycopg.connect(url) as conn:
-            migrate(conn)
-            ingest_jsonl(conn, list(paths))
-            cluster_pending(conn, params=params, model=model)
-            rows = export_assignments(conn)
-    finally:
-        if not keep:
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    psycopg.sql.Identifier(dbname)))
+    with scratch_database(admin_url, "newsthreads_eval", keep=keep) as url, \
+            psycopg.connect(url) as conn:
+        ingest_jsonl(conn, list(paths))
+        cluster_pending(conn, params=params, model=model)
+        rows = export_assignments(conn)
     pred = {(r["source"], r["id"]): r["thread"] for r in rows if r["thread"] is not None}
     by_id = {r["id"]: (r["source"], r["id"]) for r in rows}  # the export names copies by id
     dup_of = {(r["source"], r["id"]): by_id.get(r["duplicate_of"]) if r["duplicate_of"]
