@@ -111,3 +111,31 @@ def test_scratch_database_is_migrated_then_dropped(admin_url):
     with psycopg.connect(admin_url) as admin:
         assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                              (name,)).fetchone() is None
+
+
+def test_ensure_database_is_idempotent_and_safe_under_a_race(admin_url):
+    from newsthreads.store.connection import ensure_database
+
+    name = f"newsthreads_ensure_{uuid.uuid4().hex[:8]}"
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            ensure_database(admin_url, name)
+        except Exception as exc:
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        ensure_database(admin_url, name)  # and once more when it surely exists
+        assert not errors
+        with psycopg.connect(admin_url) as admin:
+            assert admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s",
+                                 (name,)).fetchone() == (1,)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -10,21 +10,15 @@ from __future__ import annotations
 import os
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-
 from newsthreads.paths import REPO_ROOT, data_dir
-from newsthreads.store.connection import resolve_dsn
+from newsthreads.store.connection import ensure_database, resolve_dsn
 
 
 def _sibling_database(dsn: str, suffix: str) -> str:
     """Create (if missing) the database ``<name><suffix>`` on the server of ``dsn``."""
     parts = urlsplit(dsn)
     name = (unquote(parts.path.lstrip("/")) or "postgres") + suffix
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    ensure_database(dsn, name)
     return urlunsplit((parts.scheme, parts.netloc, "/" + quote(name, safe=""), parts.query,
                        parts.fragment))
 

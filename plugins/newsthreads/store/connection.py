@@ -144,14 +144,24 @@ def embedded_dsn() -> str:
         server = pgserver.get_server(pgdata, cleanup_mode=None)
     except Exception as exc:
         raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
-    admin = server.get_uri()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DBNAME,)
-        ).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DBNAME)))
+    ensure_database(server.get_uri(), EMBEDDED_DBNAME)
     return server.get_uri(EMBEDDED_DBNAME)
+
+
+def ensure_database(server_dsn: str, name: str) -> None:
+    """Create database ``name`` on the server of ``server_dsn`` unless it exists.
+
+    Two processes may get here at once (two DAG tasks on a fresh embedded server): the loser's
+    CREATE fails with duplicate_database, or with a unique violation on pg_database when the
+    two are truly simultaneous; both mean the same thing as success.
+    """
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            pass
 
 
 def resolve_dsn() -> str:
