@@ -93,6 +93,28 @@ def test_seed_wire_copies_are_near_duplicates() -> None:
     assert not index2.matches(*sigs["002"])
 
 
+def test_banding_is_the_one_datasketch_would_choose() -> None:
+    from datasketch import MinHashLSH
+    from newsthreads.stories.duplicates import BANDS, LSH_THRESHOLD, NUM_PERM, ROWS
+
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    assert (lsh.b, lsh.r) == (BANDS, ROWS)
+
+
+def test_index_forgets_removed_signatures() -> None:
+    f = analyse(" ".join(f"Ord {i} i en lang setning om flom og ras." for i in range(20)),
+                language="nb")
+    mh = signature(f.shingles)
+    index = DuplicateIndex()
+    index.add(1, mh, entry(mh, len(f.shingles)))
+    index.add(2, mh, entry(mh, len(f.shingles)))
+    assert [m.article_id for m in index.matches(mh, len(f.shingles))] == [1, 2]
+    index.remove(1)
+    assert [m.article_id for m in index.matches(mh, len(f.shingles))] == [2]
+    index.remove(2)
+    assert not index.matches(mh, len(f.shingles)) and not index._buckets
+
+
 def test_signature_round_trips_and_excerpts_match() -> None:
     sentences = [f"Setning nummer {i} handler om {w} og mer enn det." for i, w in
                  enumerate(["flom", "ras", "vind", "regn", "bro", "vei", "tog", "ferge",

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 
 import numpy as np
 from datasketch import MinHash
@@ -131,8 +133,19 @@ class _IdfCache(dict):
         self.nq1 = 1.0
 
     def __missing__(self, term: str) -> float:
-        value = self[term] = math.log(self.nq1 / (self.df.get(term, 0) + 1)) + 1.0
+        value = self[term] = math.log(self.nq1 / (quantised_df(self.df.get(term, 0)) + 1)) + 1.0
         return value
+
+
+DF_EXACT_BITS = 6  # document frequencies keep this many significant bits in IDF
+
+
+def quantised_df(df: int) -> int:
+    """``df`` rounded down to 6 significant bits (steps under 3 %, so IDF moves by < 0.03):
+    a common term's IDF then stays cached across many documents instead of being recomputed
+    after each one, as with the document count's epochs."""
+    shift = df.bit_length() - DF_EXACT_BITS
+    return df >> shift << shift if shift > 0 else df
 
 
 @dataclass
@@ -169,10 +182,13 @@ class State:
 
     def count_doc(self, terms: Iterable[str]) -> None:
         """One more document containing ``terms``."""
-        df, cache = self.df, self._idf
+        df, pop = self.df, self._idf.pop
+        small = 1 << DF_EXACT_BITS
         for t in terms:
-            df[t] = df.get(t, 0) + 1
-            cache.pop(t, None)
+            new = df[t] = df.get(t, 0) + 1
+            # the cached IDF is stale only where the quantised count moved
+            if new < small or not new & ((1 << (new.bit_length() - DF_EXACT_BITS)) - 1):
+                pop(t, None)
         self.n_docs += 1
 
     def _sync(self) -> None:
@@ -428,14 +444,13 @@ class Clusterer:
 
     def candidates(self, item: Item, query: list[str]) -> list[Thread]:
         st = self.state
-        counts: dict[int, int] = {}
-        for key in query:
-            for tid in st.index.get(key, ()):
-                counts[tid] = counts.get(tid, 0) + 1
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], st.threads[kv[0]].created_seq))
+        index, threads = st.index, st.threads
+        counts = Counter(chain.from_iterable([index[k] for k in query if k in index]))
+        ranked = [(-c, threads[tid].created_seq, tid) for tid, c in counts.items()]
+        ranked.sort()
         out = []
-        for tid, _ in ranked:
-            thread = st.threads[tid]
+        for _, _, tid in ranked:
+            thread = threads[tid]
             if self.eligible(thread, item):
                 out.append(thread)
                 if len(out) >= self.params.max_candidates:
