@@ -154,7 +154,7 @@ def run_memory(n: int) -> dict:
     orders them."""
     from newsthreads.stories.cluster import Clusterer, State
     from newsthreads.stories.evaluate import bcubed
-    from newsthreads.stories.service import item_from_fields
+    from newsthreads.stories.items import item_from_fields
 
     clusterer = Clusterer(State())
     gold: dict[tuple[str, str], str] = {}

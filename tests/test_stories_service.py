@@ -5,6 +5,7 @@ All article texts here are synthetic (written for these tests) or the repository
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,11 @@ import pytest
 from conftest import SEEDS, truncate_all
 from newsthreads.model import Article, PublishedDate
 from newsthreads.pipeline import ingest_files
+from newsthreads.store import threads as store_threads
 from newsthreads.store.articles import upsert_article
 from newsthreads.stories.cluster import Params
+from newsthreads.stories.items import item_from_row
+from newsthreads.stories.prefetch import Prefetcher
 from newsthreads.stories.service import cluster_pending, rethread
 
 # -- a small synthetic world: stories with sentence pools ----------------------------------------
@@ -209,7 +213,8 @@ def test_restart_mid_stream_equals_one_run(clean_db: str) -> None:
         first = cluster_pending(conn, params=params, limit=17, batch_size=5)
         assert first.assigned == 17
     with psycopg.connect(clean_db) as conn:
-        cluster_pending(conn, params=params, batch_size=3)
+        # the rest with analysis in a worker process: the same result to the last bit
+        cluster_pending(conn, params=params, batch_size=3, worker=True)
         assert partition(conn) == one_run
         assert duplicates(conn) == one_dups
         assert thread_states(conn) == one_state  # the saved state too, to the last bit
@@ -308,3 +313,27 @@ def test_rethread_empty_window(conn: psycopg.Connection, dry_run: bool) -> None:
     result = rethread(conn, datetime(2001, 1, 1, tzinfo=UTC), datetime(2001, 2, 1, tzinfo=UTC),
                       dry_run=dry_run)
     assert result.articles == 0 and result.moved == 0
+
+
+def test_worker_analysis_is_used_only_for_unchanged_rows(conn: psycopg.Connection) -> None:
+    """The prefetcher's items equal in-process analysis, and a row that changed after it was
+    sent to the worker (an edit, another run) is analysed again here."""
+    insert(conn, synthetic_articles(per_story=2, seed=3))
+    ids = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id").fetchall()]
+    rows = store_threads.still_pending(conn, ids)
+    prefetch = Prefetcher(enabled=True)
+    try:
+        prefetch.submit(rows)
+        edited = [dataclasses.replace(rows[0], body=rows[0].body + " Nytt avsnitt om flom.")]
+        got = prefetch.items(edited + rows[1:])
+    finally:
+        prefetch.close()
+    want = [item_from_row(r) for r in edited + rows[1:]]
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g.features.terms == w.features.terms and g.start == w.start
+        assert g.shingle_count == w.shingle_count
+        assert g.minhash is not None and w.minhash is not None
+        assert list(g.minhash.hashvalues) == list(w.minhash.hashvalues)
+    assert got[0].shingles is None  # analysed here, not taken from the worker
+    assert got[1].shingles is not None  # the worker's light form

@@ -66,10 +66,15 @@ class Item:
     end: datetime | None = None
     title: str | None = None
     minhash: MinHash | None = None
+    shingles: int | None = None  # the shingle count, when features.shingles was dropped
 
     @property
     def dated(self) -> bool:
         return self.start is not None and self.end is not None
+
+    @property
+    def shingle_count(self) -> int:
+        return len(self.features.shingles) if self.shingles is None else self.shingles
 
     @property
     def precise(self) -> bool:
@@ -384,7 +389,7 @@ class Clusterer:
     def assign(self, item: Item) -> Decision:
         query = self.begin(item)
         mh = item.minhash if item.minhash is not None else signature(item.features.shingles)
-        decision = self._duplicate(item, mh, len(item.features.shingles))
+        decision = self._duplicate(item, mh, item.shingle_count)
         if decision is None:
             decision = self._best_thread(item, query)
         self.finish(item, decision, mh)
@@ -424,7 +429,7 @@ class Clusterer:
         if mh is None:
             mh = item.minhash if item.minhash is not None else signature(feats.shingles)
         st.dups.add(item.article_id, mh, Entry(
-            np.asarray(mh.hashvalues), len(feats.shingles), thread.id, decision.duplicate_of,
+            np.asarray(mh.hashvalues), item.shingle_count, thread.id, decision.duplicate_of,
             item.start, item.end, st.seq))
         st.count_doc((*feats.terms, *feats.entities, *feats.xling))
         if st.seq % self.params.sweep_every == 0:

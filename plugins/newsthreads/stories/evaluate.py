@@ -284,7 +284,7 @@ def prepare(paths: Sequence[str | Path]) -> list[Prepared]:
     sorted as ``cluster_pending`` sorts (dated by end, start; undated last; then file order)."""
     from newsthreads.normalise.article import normalise_item
     from newsthreads.sources.jsonl import iter_jsonl
-    from newsthreads.stories.service import item_from_fields
+    from newsthreads.stories.items import item_from_fields
 
     now = datetime.now(UTC)
     out: list[Prepared] = []

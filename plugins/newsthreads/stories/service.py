@@ -23,7 +23,6 @@ import numpy as np
 import psycopg
 
 from newsthreads.store import threads as store
-from newsthreads.stories.analyse import analyse
 from newsthreads.stories.cluster import (
     SLACK,
     Clusterer,
@@ -33,9 +32,11 @@ from newsthreads.stories.cluster import (
     State,
     Thread,
 )
-from newsthreads.stories.duplicates import Entry, from_bytes, signature, to_bytes
+from newsthreads.stories.duplicates import Entry, from_bytes, to_bytes
+from newsthreads.stories.items import item_from_row
 from newsthreads.stories.label import thread_label
 from newsthreads.stories.model import Model
+from newsthreads.stories.prefetch import MIN_ARTICLES, Prefetcher
 
 log = logging.getLogger(__name__)
 
@@ -65,28 +66,6 @@ class RethreadResult:
     moved: int = 0  # articles whose set of thread-mates changed
     dry_run: bool = False
     stats: ClusterStats = field(default_factory=ClusterStats)
-
-
-def item_from_fields(article_id: int, *, title: str | None, lead: str | None, body: str,
-                     language: str | None, start: datetime | None,
-                     end: datetime | None) -> Item:
-    """What threading reads of an article: title, lead and body (kickers and captions are
-    page furniture). Near-duplicates are judged on lead and body: outlets re-title copies."""
-    text = "\n".join(p for p in (title, lead, body) if p)
-    dup_text = "\n".join(p for p in (lead, body) if p)
-    feats = analyse(text, title=title, language=language, dup_text=dup_text)
-    dated = start is not None and end is not None
-    return Item(article_id=article_id, features=feats, start=start if dated else None,
-                end=end if dated else None, title=title, minhash=signature(feats.shingles))
-
-
-def item_from_row(row: store.ArticleRow) -> Item:
-    """An article row as a cluster item; an imputed date counts as no date."""
-    imputed = row.published_source == "imputed"
-    return item_from_fields(row.id, title=row.title, lead=row.lead, body=row.body,
-                            language=row.language,
-                            start=None if imputed else row.published_at,
-                            end=None if imputed else row.published_end)
 
 
 def thread_from_row(row: dict) -> Thread:
@@ -193,9 +172,8 @@ class _Runner:
             _add_signatures(self.state, store.signatures_between(
                 self.conn, item.start - near, item.end + near))
 
-    def process(self, rows: list[store.ArticleRow], run_id: int | None) -> list[Decision]:
+    def process(self, items: list[Item], run_id: int | None) -> list[Decision]:
         st, stats = self.state, self.stats
-        items = [item_from_row(row) for row in rows]
         st.ensure_df(sorted({t for it in items for t in _terms(it)}))
         assignments = []
         decisions = []
@@ -235,7 +213,7 @@ def _terms(item: Item) -> list[str]:
 
 def _assignment(item: Item, decision: Decision, run_id: int | None, seq: int) -> dict:
     assert item.minhash is not None
-    size = len(item.features.shingles)
+    size = item.shingle_count
     return {"article_id": item.article_id, "thread_id": decision.thread_id,
             "score": decision.score, "duplicate_of": decision.duplicate_of, "run_id": run_id,
             "seq": seq, "minhash": to_bytes(item.minhash) if size else None, "shingles": size,
@@ -244,7 +222,8 @@ def _assignment(item: Item, decision: Decision, run_id: int | None, seq: int) ->
 
 def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
                     limit: int | None = None, batch_size: int = BATCH,
-                    params: Params | None = None, model: Model | None = None) -> ClusterStats:
+                    params: Params | None = None, model: Model | None = None,
+                    worker: bool | None = None) -> ClusterStats:
     """Assign every article not yet in a thread, in publication order (undated last).
 
     Writes ``threads``/``thread_articles`` (``duplicate_of`` for near-copies), labels, spans,
@@ -252,25 +231,37 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
     batch under ``pg_advisory_xact_lock`` (see the module docstring). What is pending when the
     run starts is processed; articles arriving meanwhile wait for the next run. ``limit`` stops
     after that many articles; the next call continues exactly where this one stopped.
+    ``worker`` analyses the next batch in a second process (``stories.prefetch``); by default
+    when at least ``MIN_ARTICLES`` are pending. The result is the same either way.
     """
     params = params or Params()
     stats = ClusterStats()
     began = time.perf_counter()
     runner: _Runner | None = None
     queue: list[int] | None = None
-    while queue is None or queue:
-        with conn.transaction():
-            store.lock_clustering(conn)
-            if queue is None:
-                queue = store.pending_ids(conn, limit)[::-1]  # what is pending now, in order
-            n_docs, seq, _ = store.read_counters(conn)
-            if runner is None or (runner.state.n_docs, runner.state.seq) != (n_docs, seq):
-                runner = _Runner(conn, params, model, stats)  # first batch, or another run
-            ids = [queue.pop() for _ in range(min(batch_size, len(queue)))]
-            rows = store.still_pending(conn, ids)  # another run may have taken some
-            if rows:
-                runner.process(rows, run_id)
-                runner.clusterer.sweep()
+    prefetch = Prefetcher(enabled=False)
+    try:
+        while queue is None or queue:
+            with conn.transaction():
+                store.lock_clustering(conn)
+                if queue is None:
+                    queue = store.pending_ids(conn, limit)[::-1]  # pending now, in order
+                    if worker is None:
+                        worker = len(queue) >= MIN_ARTICLES
+                    prefetch = Prefetcher(enabled=worker and batch_size < len(queue))
+                n_docs, seq, _ = store.read_counters(conn)
+                if runner is None or (runner.state.n_docs, runner.state.seq) != (n_docs, seq):
+                    runner = _Runner(conn, params, model, stats)  # first batch, or another run
+                ids = [queue.pop() for _ in range(min(batch_size, len(queue)))]
+                rows = store.still_pending(conn, ids)  # another run may have taken some
+                items = prefetch.items(rows)
+                if prefetch.active and queue:  # the next batch, analysed while this clusters
+                    prefetch.submit(store.still_pending(conn, queue[:-batch_size - 1:-1]))
+                if items:
+                    runner.process(items, run_id)
+                    runner.clusterer.sweep()
+    finally:
+        prefetch.close()
     with conn.transaction():
         stats.imputed += store.impute_missing(conn)
     stats.seconds = time.perf_counter() - began
