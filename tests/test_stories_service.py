@@ -337,3 +337,33 @@ def test_worker_analysis_is_used_only_for_unchanged_rows(conn: psycopg.Connectio
         assert list(g.minhash.hashvalues) == list(w.minhash.hashvalues)
     assert got[0].shingles is None  # analysed here, not taken from the worker
     assert got[1].shingles is not None  # the worker's light form
+
+
+def test_forgetting_document_frequencies_changes_nothing(clean_db: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays bounded by forgetting counts no active thread holds (they are in the
+    database); the threads and the saved state are the same as when everything is kept."""
+    from newsthreads.stories import cluster, service
+
+    articles = synthetic_articles(per_story=8, seed=5)
+    params = Params(window_days=10, sweep_every=3, undated_span=4, dup_span=4)
+
+    def run() -> tuple:
+        truncate_all(clean_db)
+        with psycopg.connect(clean_db) as conn:
+            insert(conn, articles)
+            cluster_pending(conn, params=params, batch_size=6)
+            return partition(conn), duplicates(conn), thread_states(conn)
+
+    kept = run()
+    forgotten: list[int] = []
+    real = cluster.State.forget_df
+
+    def counting(self: cluster.State) -> int:
+        forgotten.append(real(self))
+        return forgotten[-1]
+
+    monkeypatch.setattr(service, "DF_KEEP_MIN", 1)
+    monkeypatch.setattr(cluster.State, "forget_df", counting)
+    assert run() == kept
+    assert sum(forgotten) > 0  # terms were really dropped and loaded back

@@ -176,6 +176,23 @@ class State:
     _epoch: int = field(default=-1, repr=False)
     _nq: float = field(default=0.0, repr=False)
 
+    def forget_df(self) -> int:
+        """Drop the counts (and cached IDF) of terms no thread in memory holds, so memory is
+        bounded by the active window, not the archive. Only with a ``df_loader`` (the counts
+        are in the database and come back on demand, with the same values) and only when
+        the database has every increment counted here. Returns how many were dropped."""
+        if self.df_loader is None:
+            return 0
+        keep: set[str] = set()
+        for thread in self.threads.values():
+            keep.update(thread.text, thread.ents, thread.xling)
+        before = len(self.df)
+        self.df = {t: c for t, c in self.df.items() if t in keep}
+        idf = self._idf
+        for t in [t for t in idf if t not in keep]:
+            del idf[t]
+        return before - len(self.df)
+
     def ensure_df(self, terms: Iterable[str]) -> None:
         missing = [t for t in terms if t not in self.df]
         if not missing:

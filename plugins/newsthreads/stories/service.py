@@ -41,6 +41,7 @@ from newsthreads.stories.prefetch import MIN_ARTICLES, Prefetcher
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+DF_KEEP_MIN = 200_000  # document frequencies held in memory before forgetting unused ones
 
 
 @dataclass
@@ -155,6 +156,7 @@ class _Runner:
         self.params = params
         self.stats = stats
         self.state = load_state(conn, params)
+        self._df_kept = 0
         self.clusterer = Clusterer(self.state, params=params, model=model,
                                    new_id=_IdBlock(conn), fetch=self._fetch_late)
 
@@ -190,6 +192,13 @@ class _Runner:
                 increments[t] = increments.get(t, 0) + 1
         self.save(assignments, increments)
         return decisions
+
+    def bound_memory(self) -> None:
+        """After a saved batch, forget document frequencies no active thread needs once they
+        outgrow what was kept last time (amortised: the check walks every active term)."""
+        if len(self.state.df) > max(DF_KEEP_MIN, 2 * self._df_kept):
+            self.state.forget_df()
+            self._df_kept = len(self.state.df)
 
     def save(self, assignments: list[dict], increments: dict[str, int]) -> None:
         st = self.state
@@ -260,6 +269,7 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
                 if items:
                     runner.process(items, run_id)
                     runner.clusterer.sweep()
+                    runner.bound_memory()
     finally:
         prefetch.close()
     with conn.transaction():
