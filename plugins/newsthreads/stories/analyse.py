@@ -39,6 +39,68 @@ _FOLD = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "ł": "l", "đ": "d", 
                        "ð": "d", "œ": "oe", "ı": "i"})
 
 
+# Month names and common abbreviations (folded) → month number, for dates written in the text.
+MONTHS: dict[str, int] = {}
+for _i, _names in enumerate((
+        "january jan januar janvier enero gennaio januari janeiro styczen",
+        "february feb februar fevrier febrero febbraio februari fevereiro luty",
+        "march mar mars marz maart marzo marco",
+        "april apr avril abril aprile",
+        "may mai mei mayo maggio maio maj",
+        "june jun juni juin junio giugno junho",
+        "july jul juli juillet julio luglio julho",
+        "august aug august aout agosto augustus augusti",
+        "september sep sept septembre septiembre settembre setembro",
+        "october oct oktober octobre octubre ottobre outubro okt",
+        "november nov novembre noviembre novembro",
+        "december dec desember dezember decembre diciembre dicembre dezembro"), start=1):
+    for _n in _names.split():
+        MONTHS[_n] = _i
+_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+_DAY_MONTH = re.compile(r"\b(\d{1,2})(?:\.|st|nd|rd|th)?\s+(?:of\s+)?(" + _MONTH_RE + r")\b\.?",
+                        re.IGNORECASE)
+_MONTH_DAY = re.compile(r"\b(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?![.,]?\d)",
+                        re.IGNORECASE)
+_YEAR = re.compile(r"(?<![\d.,:/-])((?:19|20)\d\d)(?![\d:])")
+_NUMBER = re.compile(r"(?<![\d.,:/\w-])(\d+(?:[.,]\d+)*)(?:st|nd|rd|th|e|er)?(?![\d:/]|[.,]\d|\w)")
+NUMBER_PREFIX = "#"  # entity keys of numbers and dates written in the text: '@#2013', '@#07-28'
+
+
+def _numbers(text: str) -> list[str]:
+    """Dates and numbers written in the text as language-blind keys: years ('#2013'),
+    day and month ('#07-28' for 'July 28', '28. juli', '28th of July'), other numbers of two
+    or more digits, with decimals or as ordinals ('#95', '#7.1', '#81' for '81st', '#1.000'
+    for both '1,000' and '1.000'). Clock times and numbers inside a date are left out."""
+    out: list[str] = []
+    used: list[tuple[int, int]] = []
+    for m in _DAY_MONTH.finditer(text):
+        day, month = int(m.group(1)), MONTHS[fold(m.group(2))]
+        if 1 <= day <= 31:
+            out.append(f"#{month:02d}-{day:02d}")
+            used.append(m.span())
+    for m in _MONTH_DAY.finditer(text):
+        day, month = int(m.group(2)), MONTHS[fold(m.group(1))]
+        # 'may 5' in lower case is a verb more often than a month
+        if 1 <= day <= 31 and (m.group(1)[0].isupper() or len(m.group(1)) > 3):
+            out.append(f"#{month:02d}-{day:02d}")
+            used.append(m.span())
+    for m in _YEAR.finditer(text):
+        out.append("#" + m.group(1))
+        used.append(m.span())
+    for m in _NUMBER.finditer(text):
+        a, b = m.span()
+        if any(u0 <= a < u1 for u0, u1 in used):
+            continue
+        if text[max(0, a - 2):a].rstrip().endswith(":") or text[b:b + 2].lstrip().startswith(":"):
+            continue  # a clock time
+        num = m.group(1).replace(",", ".")
+        if num[0] == "0" or (num.isdigit() and len(num) == 4 and num[:2] in ("19", "20")):
+            continue  # leading zero, or a year already counted
+        if len(num) >= 2:
+            out.append("#" + num)
+    return out
+
+
 @dataclass(frozen=True)
 class Features:
     """What threading needs of one article; ``terms``/``entities`` are unit-length TF vectors.
@@ -50,7 +112,7 @@ class Features:
 
     language: str
     terms: dict[str, float]
-    entities: dict[str, float]  # keys start with ENTITY_PREFIX
+    entities: dict[str, float]  # keys start with ENTITY_PREFIX; numbers/dates with '@#'
     xling: dict[str, float]  # keys start with XLING_PREFIX
     display: dict[str, str]  # entity key → a surface form, for labels
     title_terms: tuple[str, ...]
@@ -235,12 +297,19 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
         k = sys.intern(ENTITY_PREFIX + key)
         ent_counts[k] = ent_counts.get(k, 0) + 1
         display.setdefault(k, surface.rstrip("'’"))
+    num_counts: dict[str, int] = {}
+    for key in _numbers(text):
+        k = sys.intern(ENTITY_PREFIX + key)
+        num_counts[k] = num_counts.get(k, 0) + 1
+        display.setdefault(k, key[1:])
     title_terms: tuple[str, ...] = ()
     if title:
         title_terms = tuple(sorted({t for w in _WORD.findall(title.lower())
                                     if (t := _WORDS.stem(lang, w)) is not None}))
     words = [fold(w) for w in _WORD.findall(dup_text if dup_text is not None else text)]
     shingles = frozenset(" ".join(words[i:i + 3]) for i in range(max(0, len(words) - 2)))
-    return Features(language=lang, terms=_unit(counts), entities=_unit(ent_counts),
+    # Names and numbers are unit vectors apart (numbers never dilute the names' weights).
+    entities = {**_unit(ent_counts), **_unit(num_counts)}
+    return Features(language=lang, terms=_unit(counts), entities=entities,
                     xling=_unit(xl_counts), display=display, title_terms=title_terms,
                     shingles=shingles, tokens=tokens)

@@ -29,7 +29,7 @@ from itertools import chain
 import numpy as np
 from datasketch import MinHash
 
-from newsthreads.stories.analyse import ENTITY_PREFIX, Features
+from newsthreads.stories.analyse import ENTITY_PREFIX, NUMBER_PREFIX, Features
 from newsthreads.stories.duplicates import DuplicateIndex, Entry, signature
 from newsthreads.stories.model import MODEL, Model, PairFeatures
 
@@ -37,6 +37,7 @@ DAY = 86400.0
 EPOCH_GROWTH = 1.25  # IDF's document count moves in steps of this factor
 SLACK = timedelta(days=32)  # the longest interval processed in order (a month)
 TOP_ENTS = 5  # the "who and where" of an article or thread
+NUMBER_KEY = ENTITY_PREFIX + NUMBER_PREFIX  # entity keys of numbers and dates in the text
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,11 @@ class State:
         del self.threads[thread.id]
 
 
+def _names(ents: dict[str, float]) -> dict[str, float]:
+    """Entities less the numbers and dates (``@#…``): those are scored by ``cos_nums`` only."""
+    return {t: v for t, v in ents.items() if not t.startswith(NUMBER_KEY)}
+
+
 def interval_gap_days(a_start: datetime, a_end: datetime, b_start: datetime,
                       b_end: datetime) -> float:
     """Days between two [start, end) intervals; 0 when they overlap (precision respected)."""
@@ -376,7 +382,8 @@ class Clusterer:
         idf = self.state.idf_map()
         fsum, sqrt = math.fsum, math.sqrt
         thread.norm_text = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.text.items()]))
-        thread.norm_ents = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.ents.items()]))
+        thread.norm_ents = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.ents.items()
+                                      if not t.startswith(NUMBER_KEY)]))
         thread.norm_xling = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.xling.items()]))
         thread.norm_epoch = self.state.epoch()
 
@@ -422,7 +429,7 @@ class Clusterer:
             assert item.end is not None
             if st.hwm is None or item.end > st.hwm:
                 st.hwm = item.end
-        query = self._top({**feats.terms, **feats.entities}, self.params.query_keys)
+        query = self._top({**feats.terms, **_names(feats.entities)}, self.params.query_keys)
         if self.fetch and item.start is not None:
             threads = (st.swept_before is not None
                        and item.start - self.window < st.swept_before)
@@ -501,7 +508,7 @@ class Clusterer:
         """The item's unit TF-IDF vectors (text, entities, xling) with the current IDF, and
         its heaviest entities with their weights."""
         f, k = item.features, self.params.item_terms
-        ents = self._weighted(f.entities, k // 2)
+        ents = self._weighted(_names(f.entities), k // 2)
         top = dict(heapq.nsmallest(TOP_ENTS, ents.items(), key=lambda tv: (-tv[1], tv[0])))
         return self._weighted(f.terms, k), ents, self._weighted(f.xling, k), top
 
@@ -530,11 +537,29 @@ class Clusterer:
         if cos_xling is None:
             cos_xling = self._cos(xl_w, thread.xling, thread.norm_xling)
         return PairFeatures(
+            cos_nums=self._cos_nums(item, thread),
             cos_text=self._cos(text_w, thread.text, thread.norm_text),
             cos_ents=self._cos(ents_w, thread.ents, thread.norm_ents),
             cos_xling=cos_xling,
             cover_item=cover_item, cover_thread=cover_thread,
             gap_days=gap, coarse=coarse, same_lang=same_lang, size=thread.n)
+
+    def _cos_nums(self, item: Item, thread: Thread) -> float:
+        """TF-IDF cosine of the numbers and dates written in the article and in the thread
+        (entity keys ``@#…``, kept in ``ents`` but outside ``norm_ents``): '28 July 2004',
+        '95', '7.1' agree or disagree on the event. Computed afresh (a thread holds a few
+        dozen), exactly rounded with fsum, so dict order does not matter."""
+        idf = self.state.idf_map()
+        mine = {t: v * idf[t] for t, v in item.features.entities.items()
+                if t.startswith(NUMBER_KEY)}
+        if not mine:
+            return 0.0
+        theirs = [(t, v * idf[t]) for t, v in thread.ents.items() if t.startswith(NUMBER_KEY)]
+        dot = math.fsum([w * mine[t] for t, w in theirs if t in mine])
+        if not dot:
+            return 0.0
+        return dot / (math.sqrt(math.fsum([w * w for w in mine.values()]))
+                      * math.sqrt(math.fsum([w * w for _, w in theirs])))
 
     def _best_thread(self, item: Item, query: list[str]) -> Decision:
         weighted = self.weighted(item)
@@ -555,7 +580,12 @@ class Clusterer:
         # a new epoch recomputes them. Either way a pure function of the event sequence.
         exact = thread.norm_epoch == st.epoch()
         thread.norm_text = self._add(thread.text, feats.terms, thread.norm_text)
-        thread.norm_ents = self._add(thread.ents, feats.entities, thread.norm_ents)
+        names = _names(feats.entities)
+        thread.norm_ents = self._add(thread.ents, names, thread.norm_ents)
+        if len(names) < len(feats.entities):  # numbers: summed, outside the names' norm
+            for t, v in feats.entities.items():
+                if t not in names:
+                    thread.ents[t] = thread.ents.get(t, 0.0) + v
         thread.norm_xling = self._add(thread.xling, feats.xling, thread.norm_xling)
         for t in feats.entities:
             if t not in thread.display:
@@ -567,8 +597,18 @@ class Clusterer:
         if len(thread.text) > 3 * k:
             thread.text, thread.norm_text = self._prune(thread.text, k, thread.norm_text)
         if len(thread.ents) > 3 * k // 2:
-            thread.ents, thread.norm_ents = self._prune(thread.ents, k // 2, thread.norm_ents)
-            thread.display = {t: s for t, s in thread.display.items() if t in thread.ents}
+            # Names and numbers (``@#…``) are pruned apart, each to its own budget: numbers
+            # never crowd out names, and ``norm_ents`` stays the names' norm.
+            names = _names(thread.ents)
+            numbers = {t: v for t, v in thread.ents.items() if t not in names}
+            if len(names) > 3 * k // 2:
+                names, thread.norm_ents = self._prune(names, k // 2, thread.norm_ents)
+            if len(numbers) > 3 * k // 4:
+                numbers, _ = self._prune(numbers, k // 4, 0.0)
+            if len(names) + len(numbers) < len(thread.ents):
+                thread.ents = {t: v for t, v in thread.ents.items()
+                               if t in names or t in numbers}
+                thread.display = {t: s for t, s in thread.display.items() if t in thread.ents}
         if not exact:
             self._refresh_norms(thread)
         thread.n += 1
@@ -618,8 +658,9 @@ class Clusterer:
 
     def _reindex(self, thread: Thread) -> None:
         st = self.state
-        keys = tuple(sorted(self._top({**thread.text, **thread.ents}, self.params.index_keys)))
-        thread.top_ents = tuple(self._top(thread.ents, TOP_ENTS))
+        keys = tuple(sorted(self._top({**thread.text, **_names(thread.ents)},
+                                      self.params.index_keys)))
+        thread.top_ents = tuple(self._top(_names(thread.ents), TOP_ENTS))
         if keys == thread.keys:
             return
         for key in set(thread.keys) - set(keys):

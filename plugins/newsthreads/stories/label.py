@@ -10,14 +10,15 @@ import heapq
 from collections.abc import Callable
 
 from newsthreads.stories.analyse import ENTITY_PREFIX
-from newsthreads.stories.cluster import Thread
+from newsthreads.stories.cluster import NUMBER_KEY, Thread
 
 MAX_LABEL = 200
 
 
 def top_entities(thread: Thread, idf: Callable[[str], float], k: int = 3) -> list[str]:
     """Surface forms of the thread's k heaviest entities (weight × IDF, ties by key)."""
-    best = heapq.nsmallest(k, ((-w * idf(t), t) for t, w in thread.ents.items()))
+    best = heapq.nsmallest(k, ((-w * idf(t), t) for t, w in thread.ents.items()
+                               if not t.startswith(NUMBER_KEY)))
     names: list[str] = []
     for _, key in best:
         name = thread.display.get(key, key.removeprefix(ENTITY_PREFIX))

@@ -17,7 +17,7 @@ FEATURES_DATED = ("cos_text", "cos_ents", "cos_xling", "ents_other_lang", "xling
                   "same_lang", "cover_item", "cover_thread", "close_x_content",
                   "coarse_x_content", "far", "log_n")
 FEATURES_UNDATED = ("cos_text", "cos_ents", "cos_xling", "ents_other_lang", "xling_other_lang",
-                    "same_lang", "cover_item", "cover_thread", "log_n")
+                    "same_lang", "cover_item", "cover_thread", "cos_nums", "log_n")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class PairFeatures:
     coarse: bool  # the gap was measured on month (or coarser) dates
     same_lang: float  # share of the thread's articles in the article's language
     size: int  # articles in the thread
+    cos_nums: float = 0.0  # TF-IDF cosine of the numbers and dates written in the texts
 
 
 def vector(f: PairFeatures) -> tuple[float, ...]:
@@ -51,7 +52,7 @@ def vector(f: PairFeatures) -> tuple[float, ...]:
     content = (f.cos_text, f.cos_ents, f.cos_xling, f.cos_ents * other, f.cos_xling * other,
                f.same_lang, f.cover_item, f.cover_thread)
     if f.gap_days is None:
-        return (*content, log_n)
+        return (*content, f.cos_nums, log_n)
     agree = (f.cos_ents + f.cos_xling) / 2.0
     close = 0.0 if f.coarse else math.exp(-f.gap_days / 3.0)
     far = min(f.gap_days, 60.0) / 30.0
@@ -75,7 +76,7 @@ class Model:
 MODEL = Model(
     dated=(-1.1401, -10.8832, 7.3352, 11.4918, -10.3897, 12.7551, -2.9249, 0.2129, -1.7583,
            9.9181, 4.6289, -5.2053, -0.1531),
-    undated=(-2.4011, 0.2668, 5.3155, 10.6757, -6.8782, 6.4974, -3.3812, 0.5166, -0.215,
-             -0.7488),
+    undated=(-1.9818, 0.3212, 5.2619, 7.9252, -7.4346, 6.7471, -3.2553, 0.6294, -0.2497,
+             4.1271, -0.7491),
     threshold=0.15,
 )
