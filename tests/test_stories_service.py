@@ -214,7 +214,8 @@ def test_restart_mid_stream_equals_one_run(clean_db: str) -> None:
         assert first.assigned == 17
     with psycopg.connect(clean_db) as conn:
         # the rest with analysis in a worker process: the same result to the last bit
-        cluster_pending(conn, params=params, batch_size=3, worker=True)
+        rest = cluster_pending(conn, params=params, batch_size=3, worker=True)
+        assert rest.worker_peak_mb and rest.worker_peak_mb > 10  # a worker really ran
         assert partition(conn) == one_run
         assert duplicates(conn) == one_dups
         assert thread_states(conn) == one_state  # the saved state too, to the last bit

@@ -75,8 +75,23 @@ class Prefetcher:
                        else item_from_row(row))
         return out
 
-    def close(self) -> None:
+    def close(self) -> float | None:
+        """Stop the worker; returns its peak RSS in MB (Linux), for the run's log."""
+        peak = None
         if self._pool is not None:
+            peak = _peak_rss_mb(list(getattr(self._pool, "_processes", None) or ()))
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._sent = None
+        return peak
+
+
+def _peak_rss_mb(pids: list[int]) -> float | None:
+    peaks = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+                peaks += [int(line.split()[1]) / 1024 for line in fh if line.startswith("VmHWM:")]
+        except OSError:
+            continue
+    return max(peaks, default=None)

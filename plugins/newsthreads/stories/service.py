@@ -55,6 +55,7 @@ class ClusterStats:
     late: int = 0  # articles older than the window that had to fetch old threads back
     batches: int = 0
     seconds: float = 0.0
+    worker_peak_mb: float | None = None  # the analysis worker's peak RSS, when one ran
 
 
 @dataclass
@@ -271,7 +272,7 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
                     runner.clusterer.sweep()
                     runner.bound_memory()
     finally:
-        prefetch.close()
+        stats.worker_peak_mb = prefetch.close()
     with conn.transaction():
         stats.imputed += store.impute_missing(conn)
     stats.seconds = time.perf_counter() - began
