@@ -7,15 +7,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from newsthreads.store.reads import NEWEST_THREADS_SQL
+
 
 def list_threads(conn: psycopg.Connection, *, limit: int | None = None) -> list[dict[str, Any]]:
     """Threads newest first: id, label, first/last date, article and source counts."""
     cur = conn.cursor(row_factory=dict_row).execute(
-        "SELECT thread_id, label, first_published, last_published_end, article_count,"
-        " source_count, duplicate_count, languages FROM story_threads"
-        " ORDER BY last_published_end DESC NULLS LAST, thread_id DESC LIMIT %s",
-        (limit,),
-    )
+        NEWEST_THREADS_SQL, {"limit": limit, "offset": 0})
     return cur.fetchall()
 
 
