@@ -264,6 +264,17 @@ def _names(ents: dict[str, float]) -> dict[str, float]:
     return {t: v for t, v in ents.items() if not t.startswith(NUMBER_KEY)}
 
 
+def _idf_norm(sums: dict[str, float], idf: dict[str, float]) -> float:
+    """|Σ tf·idf| of a thread's sums. The products are numpy's (the same IEEE products as
+    Python's), the sum is ``fsum``: exactly rounded, hence independent of dict order, which
+    differs between a thread built in memory and one read back from jsonb."""
+    n = len(sums)
+    if not n:
+        return 0.0
+    x = np.fromiter(sums.values(), float, n) * np.fromiter(map(idf.__getitem__, sums), float, n)
+    return math.sqrt(math.fsum((x * x).tolist()))
+
+
 def interval_gap_days(a_start: datetime, a_end: datetime, b_start: datetime,
                       b_end: datetime) -> float:
     """Days between two [start, end) intervals; 0 when they overlap (precision respected)."""
@@ -377,14 +388,10 @@ class Clusterer:
         return {t: x * idf[t] / norm for t, x in w.items()} if norm else {}
 
     def _refresh_norms(self, thread: Thread) -> None:
-        # fsum is exactly rounded, hence independent of dict order (which differs between a
-        # thread built in memory and one read back from jsonb).
         idf = self.state.idf_map()
-        fsum, sqrt = math.fsum, math.sqrt
-        thread.norm_text = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.text.items()]))
-        thread.norm_ents = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.ents.items()
-                                      if not t.startswith(NUMBER_KEY)]))
-        thread.norm_xling = sqrt(fsum([(v * idf[t]) ** 2 for t, v in thread.xling.items()]))
+        thread.norm_text = _idf_norm(thread.text, idf)
+        thread.norm_ents = _idf_norm(_names(thread.ents), idf)
+        thread.norm_xling = _idf_norm(thread.xling, idf)
         thread.norm_epoch = self.state.epoch()
 
     @staticmethod
