@@ -325,6 +325,26 @@ def test_an_unreadable_file_is_recorded_and_the_rest_stored(conn, seeds_copy, mo
     assert err["severity"] == "error" and "Permission denied" in err["reason"]
 
 
+def test_a_folder_that_cannot_be_listed_is_recorded_and_the_rest_stored(conn, seeds_copy):
+    """A real OS refusal (a path past PATH_MAX, which even root meets): the folder is named in
+    the run's errors instead of being passed over, and the readable files are stored."""
+    import os
+
+    fd = os.open(seeds_copy, os.O_RDONLY)
+    try:
+        for _ in range(24):  # 24 x 200 characters: past Linux's 4096-byte path limit
+            os.mkdir("d" * 200, dir_fd=fd)
+            inner = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+    result = ingest_files(conn, [seeds_copy])
+    assert result.counts.new == 5 and result.counts.failed == 1
+    err = next(e for e in result.errors if "cannot list folder" in e["reason"])
+    assert err["severity"] == "error" and "too long" in err["reason"]
+
+
 def test_a_run_that_dies_keeps_the_counts_of_what_it_committed(conn, seeds_copy):
     from newsthreads.pipeline import run_ingest
     from newsthreads.sources.files import iter_files

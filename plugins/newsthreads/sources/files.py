@@ -6,6 +6,7 @@ key is its path relative to that directory, so the same drop read twice has the 
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,17 +18,42 @@ from newsthreads.sources.text import NotText, decode_text
 MAX_FILE_BYTES = int(os.environ.get("NEWS_MAX_FILE_BYTES", 10 * 1024 * 1024))
 
 
-def _expand(paths: Iterable[str | Path], pattern: str) -> Iterator[tuple[Path, Path]]:
-    """(root, file) pairs in a stable order; a missing path is reported, not skipped."""
+def _expand(paths: Iterable[str | Path], pattern: str) -> Iterator[tuple[Path, Path | InputError]]:
+    """(root, file) pairs in a stable order; a missing path, or a folder that cannot be
+    listed, is reported (as an InputError), never silently skipped."""
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            for file in sorted(p for p in path.rglob(pattern) if p.is_file()):
+            files, errors = _walk(path, pattern)
+            for error in errors:
+                yield path, error
+            for file in files:
                 yield path, file
         elif path.is_file():
             yield path.parent, path
         else:
-            yield path, path  # reported as missing by read_file_item
+            yield path, path  # reported as missing by iter_files
+
+
+def _walk(root: Path, pattern: str) -> tuple[list[Path], list[InputError]]:
+    """Files under ``root`` whose name matches ``pattern``, sorted; and the folders that could
+    not be listed (``Path.rglob`` passes over those without a word). Symlinked folders are
+    not followed: a link loop cannot make a drop endless."""
+    errors: list[InputError] = []
+
+    def unlistable(exc: OSError) -> None:
+        errors.append(InputError(str(exc.filename or root), "cannot list folder: "
+                                 f"{exc.strerror or exc}; the files in it were not read"))
+
+    files = []
+    for folder, subfolders, names in os.walk(root, onerror=unlistable):
+        subfolders.sort()
+        for name in names:
+            if fnmatch.fnmatchcase(name, pattern):
+                file = Path(folder, name)
+                if file.is_file():
+                    files.append(file)
+    return sorted(files), errors
 
 
 def read_file_item(root: Path, file: Path, source: str | None = None) -> RawItem | InputError:
@@ -65,6 +91,9 @@ def iter_files(
     paths: Iterable[str | Path], pattern: str = "*.txt", source: str | None = None
 ) -> Iterator[RawItem | InputError]:
     for root, file in _expand(paths, pattern):
+        if isinstance(file, InputError):
+            yield file
+            continue
         if not file.exists():
             yield InputError(str(file), "no such file or directory")
             continue
