@@ -48,8 +48,9 @@ class Params:
     undated_span: int = 20_000  # threads stay candidates for undated articles this many steps
     query_keys: int = 24  # an article's top terms/entities looked up in the index
     index_keys: int = 24  # a thread's top terms/entities it is indexed under
-    max_candidates: int = 30  # threads retrieved per article, most shared keys first
+    max_candidates: int = 20  # threads retrieved per article, most shared keys first
     score_top: int = 6  # of which the closest (language-blind cosine) are fully scored
+    shortlist_terms: int = 20  # ... the closest by the article's heaviest language-blind terms
     centroid_terms: int = 150  # a thread keeps this many terms (and half as many entities)
     item_terms: int = 100  # an article is compared on its heaviest terms (half for entities)
     sweep_every: int = 512  # free memory of inactive threads every N articles
@@ -262,6 +263,10 @@ class State:
 def _names(ents: dict[str, float]) -> dict[str, float]:
     """Entities less the numbers and dates (``@#…``): those are scored by ``cos_nums`` only."""
     return {t: v for t, v in ents.items() if not t.startswith(NUMBER_KEY)}
+
+
+def _by_weight(tv: tuple[str, float]) -> tuple[float, str]:
+    return -tv[1], tv[0]
 
 
 def _idf_norm(sums: dict[str, float], idf: dict[str, float]) -> float:
@@ -502,12 +507,19 @@ class Clusterer:
         epoch = self.state.epoch()
         ranked = []
         xcos: dict[int, float] = {}
+        xl = weighted[2]
+        n = self.params.shortlist_terms
+        # Ranking needs only the heaviest terms; the cosine the model scores is the full one
+        # (``pair``), so the shortlist's values are reused only when they are full ones.
+        full = len(xl) <= n
+        probe = xl if full else dict(heapq.nsmallest(n, xl.items(), key=_by_weight))
         for thread in candidates:
             if thread.norm_epoch != epoch:
                 self._refresh_norms(thread)
-            cos = xcos[thread.id] = self._cos(weighted[2], thread.xling, thread.norm_xling)
+            cos = xcos[thread.id] = self._cos(probe, thread.xling, thread.norm_xling)
             ranked.append((-cos, thread.created_seq, thread))
-        self._xcos_for, self._xcos = weighted, xcos
+        if full:
+            self._xcos_for, self._xcos = weighted, xcos
         ranked.sort(key=lambda r: r[:2])
         return [r[2] for r in ranked[:k]]
 
