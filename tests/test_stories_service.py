@@ -368,3 +368,30 @@ def test_forgetting_document_frequencies_changes_nothing(clean_db: str,
     monkeypatch.setattr(cluster.State, "forget_df", counting)
     assert run() == kept
     assert sum(forgotten) > 0  # terms were really dropped and loaded back
+
+
+def _cluster_in_daemon(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        cluster_pending(conn, batch_size=4, worker=True)
+
+
+def test_no_worker_allowed_means_analysis_stays_in_process(clean_db: str) -> None:
+    """In a daemonic process (a Celery prefork child) no worker can start: the run analyses in
+    its own process and gives the same threads."""
+    import multiprocessing
+
+    articles = synthetic_articles(per_story=3, seed=9)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+        cluster_pending(conn, batch_size=4, worker=False)
+        direct = partition(conn)
+    truncate_all(clean_db)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+    child = multiprocessing.get_context("spawn").Process(
+        target=_cluster_in_daemon, args=(clean_db,), daemon=True)
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0
+    with psycopg.connect(clean_db) as conn:
+        assert partition(conn) == direct
