@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -213,9 +214,13 @@ def save_threads(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
             "first_at = EXCLUDED.first_at, last_end = EXCLUDED.last_end, updated_at = now()",
             rows)
         cur.executemany(_UPSERT_VECTORS, [
-            {**r, **{k: Jsonb(r[k]) for k in _JSON_COLUMNS}} for r in rows])
+            {**r, **{k: Jsonb(r[k], dumps=_json) for k in _JSON_COLUMNS}} for r in rows])
 
 
+# A batch saves every thread it touched: three term dicts of up to ~1,000 entries each, for
+# hundreds of threads. msgspec encodes them about 10x faster than json.dumps (half a
+# millisecond an article at 1,000 articles a batch); the values read back are the same floats.
+_json = msgspec.json.encode
 _JSON_COLUMNS = ("text_tf", "ents_tf", "xling_tf", "langs", "display")
 _UPSERT_VECTORS = """
     INSERT INTO thread_vectors (thread_id, created_seq, last_seq, n, first_at, last_end,
