@@ -9,6 +9,7 @@ import dataclasses
 import random
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -372,12 +373,13 @@ def test_forgetting_document_frequencies_changes_nothing(clean_db: str,
 
 def _cluster_in_daemon(url: str) -> None:
     with psycopg.connect(url) as conn:
-        cluster_pending(conn, batch_size=4, worker=True)
+        stats = cluster_pending(conn, batch_size=4, worker=True)
+        assert stats.worker_peak_mb  # a daemonic process may start a plain subprocess
 
 
-def test_no_worker_allowed_means_analysis_stays_in_process(clean_db: str) -> None:
-    """In a daemonic process (a Celery prefork child) no worker can start: the run analyses in
-    its own process and gives the same threads."""
+def test_clustering_in_a_daemonic_process_gives_the_same_threads(clean_db: str) -> None:
+    """A Celery prefork child is daemonic (no multiprocessing children allowed): the worker,
+    a plain subprocess, still runs there, and the threads are those of an in-process run."""
     import multiprocessing
 
     articles = synthetic_articles(per_story=3, seed=9)
@@ -395,3 +397,47 @@ def test_no_worker_allowed_means_analysis_stays_in_process(clean_db: str) -> Non
     assert child.exitcode == 0
     with psycopg.connect(clean_db) as conn:
         assert partition(conn) == direct
+
+
+def test_a_killed_worker_costs_time_not_results(conn: psycopg.Connection) -> None:
+    import os
+    import signal
+
+    insert(conn, synthetic_articles(per_story=2, seed=4))
+    ids = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id").fetchall()]
+    rows = store_threads.still_pending(conn, ids)
+    prefetch = Prefetcher(enabled=True)
+    try:
+        prefetch.submit(rows)
+        assert prefetch._proc is not None
+        os.kill(prefetch._proc.pid, signal.SIGKILL)
+        got = prefetch.items(rows)
+        assert not prefetch.active  # given up on, not retried
+    finally:
+        prefetch.close()
+    assert [g.features.terms for g in got] == [item_from_row(r).features.terms for r in rows]
+
+
+def test_an_unguarded_script_is_not_run_again_by_the_worker(clean_db: str,
+                                                           tmp_path: Path) -> None:
+    """A user's script without ``if __name__ == "__main__"`` that clusters: the worker must
+    not re-execute it (multiprocessing's spawn and forkserver would)."""
+    import subprocess
+    import sys
+
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, synthetic_articles(per_story=2, seed=6))
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "cluster_script.py"
+    script.write_text(
+        "import psycopg\n"
+        "from newsthreads.stories.service import cluster_pending\n"
+        f"open({str(runs)!r}, 'a').write('ran\\n')\n"
+        f"with psycopg.connect({clean_db!r}) as conn:\n"
+        "    print(cluster_pending(conn, batch_size=3, worker=True).assigned)\n",
+        encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) > 0
+    assert runs.read_text(encoding="utf-8") == "ran\n"
