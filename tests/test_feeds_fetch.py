@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import threading
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from newsthreads.demo_server import FeedServer, Reply
@@ -190,3 +192,77 @@ def test_backoff_grows_then_caps():
     low = backoff_seconds(3, base=60, cap=3600, jitter=0.2, rand=0.0)
     high = backoff_seconds(3, base=60, cap=3600, jitter=0.2, rand=0.999)
     assert 190 < low < 200 and 280 < high < 290
+
+
+# --- politeness: requests in flight per host ----------------------------------------------------
+
+class InFlight:
+    """A route that counts, per Host header, the requests it is answering at once."""
+
+    def __init__(self, hold: float = 0.3) -> None:
+        self.hold = hold
+        self.lock = threading.Lock()
+        self.now: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+        self.peak_all = 0
+
+    def __call__(self, request) -> Reply:
+        host = request.headers["host"].rsplit(":", 1)[0]
+        with self.lock:
+            self.now[host] = self.now.get(host, 0) + 1
+            self.peak[host] = max(self.peak.get(host, 0), self.now[host])
+            self.peak_all = max(self.peak_all, sum(self.now.values()))
+        time.sleep(self.hold)
+        with self.lock:
+            self.now[host] -= 1
+        return Reply(200, RSS, {"Content-Type": "application/rss+xml"})
+
+
+def fetch_all(client, urls: list[str], limits: FetchLimits = FAST) -> list:
+    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        return list(pool.map(lambda u: fetch(client, u, limits=limits), urls))
+
+
+def test_per_host_limit_caps_one_host_and_spares_the_others():
+    """Three names for the local machine are three hosts: at most two requests each at once,
+    and all three hosts served in parallel."""
+    counter = InFlight()
+    with FeedServer() as one, FeedServer(host="127.0.0.2") as two, \
+            make_client(FAST, max_connections=18, per_host=2) as client:
+        one.routes["/f"] = two.routes["/f"] = counter
+        urls = [base + f"/f?n={i}" for i in range(6) for base in (
+            one.base_url, one.base_url.replace("127.0.0.1", "localhost"), two.base_url)]
+        results = fetch_all(client, urls)
+    assert all(r.status == 200 and r.body == RSS for r in results)
+    assert counter.peak == {"127.0.0.1": 2, "localhost": 2, "127.0.0.2": 2}
+    assert counter.peak_all >= 4  # the hosts did not wait for each other
+
+
+def test_per_host_limit_of_one_serialises_a_host():
+    counter = InFlight(hold=0.1)
+    with FeedServer() as srv, make_client(FAST, per_host=1) as client:
+        srv.routes["/f"] = counter
+        fetch_all(client, [srv.url(f"/f?n={i}") for i in range(5)])
+    assert counter.peak == {"127.0.0.1": 1}
+
+
+def test_waiting_for_a_host_slot_is_not_charged_to_the_deadline():
+    """Two 0.7 s answers through one slot: the second waits 0.7 s, then takes 0.7 s; more
+    than the 1 s deadline in all, but the server's own time is within it."""
+    limits = FetchLimits(connect_timeout=1, read_timeout=2, deadline=1.0)
+    with FeedServer() as srv, make_client(limits, per_host=1) as client:
+        srv.routes["/slow"] = Reply(200, RSS, delay=0.7)
+        started = time.monotonic()
+        results = fetch_all(client, [srv.url("/slow?a"), srv.url("/slow?b")], limits)
+    assert [r.status for r in results] == [200, 200]
+    assert time.monotonic() - started >= 1.4
+
+
+def test_a_failed_request_gives_its_host_slot_back(server):
+    server.routes["/404"] = Reply(404, b"no")
+    server.routes["/f"] = Reply(200, RSS)
+    with make_client(FAST, per_host=1) as client:
+        for _ in range(3):
+            with pytest.raises(FetchError, match="HTTP 404"):
+                fetch(client, server.url("/404"), limits=FAST)
+        assert fetch(client, server.url("/f"), limits=FAST).status == 200

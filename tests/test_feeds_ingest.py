@@ -35,6 +35,10 @@ def item(guid: str | None, title: str, link: str | None = None, body: str = "Br�
     return out + "</item>"
 
 
+# Each of these runs twice: documents read in the run's own process, and by reader processes.
+READERS = pytest.mark.parametrize("processes", [0, 2], ids=["inline", "readers"])
+
+
 @pytest.fixture
 def server():
     with FeedServer() as srv:
@@ -69,18 +73,19 @@ def errors(conn, run_id: int, url: str) -> list[tuple[str, str, bool]]:
         " AND input = %s ORDER BY id", (run_id, url)).fetchall()
 
 
-def test_poll_store_then_304_then_edit(conn, db_url, tmp_path):
+@READERS
+def test_poll_store_then_304_then_edit(conn, db_url, tmp_path, processes):
     (tmp_path / "a.xml").write_bytes(rss(item("1", "Første"), item("2", "Andre")))
     with FeedServer(tmp_path) as srv:
         feed = add(conn, srv.url("/a.xml"))
-        first = run(db_url)
+        first = run(db_url, processes=processes)
         assert (first.ok, first.failed, first.counts["new"]) == (1, 0, 2)
         assert [a[:3] for a in articles(conn, feed.source)] == [("1", "Første", 1),
                                                                   ("2", "Andre", 1)]
-        second = run(db_url, feed_ids=[feed.id])
+        second = run(db_url, processes=processes, feed_ids=[feed.id])
         assert second.not_modified == 1 and second.counts["new"] == 0
         (tmp_path / "a.xml").write_bytes(rss(item("1", "Første (oppdatert)"), item("2", "Andre")))
-        third = run(db_url, feed_ids=[feed.id])
+        third = run(db_url, processes=processes, feed_ids=[feed.id])
     assert third.counts["updated"] == 1 and third.counts["unchanged"] == 1
     assert articles(conn, feed.source)[0][:3] == ("1", "Første (oppdatert)", 2)
     versions = conn.execute("SELECT title FROM article_versions").fetchall()
@@ -90,7 +95,8 @@ def test_poll_store_then_304_then_edit(conn, db_url, tmp_path):
     assert row.next_fetch_at > datetime.now(UTC) + timedelta(minutes=10)
 
 
-def test_bad_servers_fail_alone(conn, db_url, server):
+@READERS
+def test_bad_servers_fail_alone(conn, db_url, server, processes):
     """Timeout, drip, bomb, 200 MB, loop, HTML, 404, 500: each a clear error, the good one kept."""
     big = 200 * 1024 * 1024
     server.routes.update({
@@ -114,7 +120,7 @@ def test_bad_servers_fail_alone(conn, db_url, server):
         "500": "HTTP 500", "garbage": "not a feed",
     }
     feeds = {name: add(conn, server.url("/" + name)) for name in ["good", *expected]}
-    summary = run(db_url)
+    summary = run(db_url, processes=processes)
     assert (summary.ok, summary.failed) == (1, len(expected))
     assert summary.status == "partial"
     assert [a[1] for a in articles(conn, "good")] == ["God"]
@@ -186,7 +192,8 @@ def test_ssrf_refused_without_flag_and_others_unaffected(conn, db_url, server, m
     assert "cloud metadata" in feed_row(conn, metadata.id).last_error
 
 
-def test_charsets_utf16_1252_and_entity_attack(conn, db_url, server):
+@READERS
+def test_charsets_utf16_1252_and_entity_attack(conn, db_url, server, processes):
     body = rss(item("1", "Blåbær – “sitat”"))
     server.routes["/lie"] = Reply(200, body.decode().encode("windows-1252"),
                                   {"Content-Type": "application/rss+xml; charset=utf-8"})
@@ -200,7 +207,7 @@ def test_charsets_utf16_1252_and_entity_attack(conn, db_url, server):
     server.routes["/lol"] = Reply(200, lol.encode(), {"Content-Type": "application/xml"})
     names = ["lie", "1252", "u16", "u16nobom", "lol"]
     feeds = {n: add(conn, server.url("/" + n)) for n in names}
-    summary = run(db_url)
+    summary = run(db_url, processes=processes)
     assert summary.ok == 5, summary.outcomes
     for name in names[:4]:
         assert articles(conn, name)[0][1] == "Blåbær – “sitat”", name
@@ -211,19 +218,21 @@ def test_charsets_utf16_1252_and_entity_attack(conn, db_url, server):
                for e in errors(conn, summary.run_id, feeds["u16nobom"].url))
 
 
-def test_duplicate_guids_in_one_feed_keep_every_entry(conn, db_url, server):
+@READERS
+def test_duplicate_guids_in_one_feed_keep_every_entry(conn, db_url, server, processes):
     server.routes["/dup"] = Reply(200, rss(item("same", "A", "http://ex/a"),
                                            item("same", "B", "http://ex/b"),
                                            item("same", "C", "http://ex/c")))
     feed = add(conn, server.url("/dup"))
-    summary = run(db_url)
+    summary = run(db_url, processes=processes)
     assert summary.counts["new"] == 3
     assert [a[0] for a in articles(conn, "dup")] == ["http://ex/a", "http://ex/b", "http://ex/c"]
     row = feed_row(conn, feed.id)
     assert row.id_strategy == "link" and "guid" in row.id_strategy_note
 
 
-def test_guid_churn_does_not_duplicate(conn, db_url, server):
+@READERS
+def test_guid_churn_does_not_duplicate(conn, db_url, server, processes):
     calls = {"n": 0}
 
     def churn(_request):
@@ -233,23 +242,24 @@ def test_guid_churn_does_not_duplicate(conn, db_url, server):
 
     server.routes["/churn"] = churn
     feed = add(conn, server.url("/churn"))
-    run(db_url)
-    second = run(db_url, feed_ids=[feed.id])
-    third = run(db_url, feed_ids=[feed.id])
+    run(db_url, processes=processes)
+    second = run(db_url, processes=processes, feed_ids=[feed.id])
+    third = run(db_url, processes=processes, feed_ids=[feed.id])
     assert second.counts["new"] == 0 and third.counts["new"] == 0
     assert len(articles(conn, "churn")) == 2
     row = feed_row(conn, feed.id)
     assert row.id_strategy == "link" and "GUIDs changed" in row.id_strategy_note
 
 
-def test_dates_missing_unparseable_old_and_future(conn, db_url, server):
+@READERS
+def test_dates_missing_unparseable_old_and_future(conn, db_url, server, processes):
     server.routes["/dates"] = Reply(200, rss(
         item("ok", "OK"), item("none", "Ingen", date=None),
         item("bad", "Rar", date="i forgårs ved lunsj"),
         item("old", "Gammel", date="Thu, 01 Jan 1970 00:00:00 GMT"),
         item("future", "Fremtid", date="Sat, 01 Jan 2050 00:00:00 GMT")))
     add(conn, server.url("/dates"))
-    summary = run(db_url)
+    summary = run(db_url, processes=processes)
     assert summary.counts["new"] == 5
     rows = {a[0]: a[3:] for a in articles(conn, "dates")}
     assert rows["ok"] == ("feed", None)
@@ -263,12 +273,58 @@ def test_dates_missing_unparseable_old_and_future(conn, db_url, server):
 
 
 def test_concurrency_bounds_slow_feeds(conn, db_url, server):
-    """Six feeds that each answer after 0.4 s take ~0.4 s at concurrency 6, not 2.4 s."""
+    """Six feeds that each answer after 0.4 s take ~0.4 s at concurrency 6, not 2.4 s (one
+    local server stands for six hosts here, so the per-host limit is lifted)."""
     import time
 
     for i in range(6):
         server.routes[f"/s{i}"] = Reply(200, rss(item(f"{i}", f"Sak {i}")), delay=0.4)
         add(conn, server.url(f"/s{i}"))
     started = time.monotonic()
-    summary = run(db_url, concurrency=6)
+    summary = run(db_url, concurrency=6, per_host=6)
     assert summary.ok == 6 and time.monotonic() - started < 1.8
+
+
+def test_per_host_limit_holds_across_a_run(conn, db_url):
+    """Twelve feeds on three hosts (two names for one server, and a second address), twelve
+    workers: at most two requests to each host at once, the hosts served side by side."""
+    import threading
+    import time
+
+    lock = threading.Lock()
+    now: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    together = [0]
+
+    def counted(request):
+        host = request.headers["host"].rsplit(":", 1)[0]
+        with lock:
+            now[host] = now.get(host, 0) + 1
+            peak[host] = max(peak.get(host, 0), now[host])
+            together[0] = max(together[0], sum(now.values()))
+        time.sleep(0.3)
+        with lock:
+            now[host] -= 1
+        return Reply(200, rss(item(request.path, "Sak")), {"Content-Type": "application/xml"})
+
+    with FeedServer() as one, FeedServer(host="127.0.0.2") as two:
+        one.routes["/f"] = two.routes["/f"] = counted
+        bases = [one.base_url, one.base_url.replace("127.0.0.1", "localhost"), two.base_url]
+        for i in range(4):
+            for n, base in enumerate(bases):
+                add(conn, f"{base}/f?n={i}", source=f"h{n}-{i}")
+        summary = run(db_url, concurrency=12)  # per_host: the default, 2
+    assert summary.ok == 12 and summary.counts["new"] == 12
+    assert peak == {"127.0.0.1": 2, "localhost": 2, "127.0.0.2": 2}
+    assert together[0] >= 4
+
+
+def test_feeds_are_interleaved_by_host(conn):
+    from newsthreads.feeds_run import by_host
+
+    urls = ["http://a.example/1", "http://a.example/2", "http://a.example/3",
+            "http://B.example:81/1", "http://b.example/2", "http://c.example/1"]
+    feeds = [add(conn, url, source=f"s{i}") for i, url in enumerate(urls)]
+    assert [f.url for f in by_host(feeds)] == [
+        "http://a.example/1", "http://B.example:81/1", "http://c.example/1",
+        "http://a.example/2", "http://b.example/2", "http://a.example/3"]

@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from newsthreads.errors import InputError
 from newsthreads.normalise.feed_entry import entry_to_article, feed_date
 from newsthreads.normalise.html import html_to_text
@@ -183,6 +185,46 @@ def test_html_to_text_keeps_paragraphs_and_captions():
     out = html_to_text(html)
     assert out.text == "First para&more.\n\nSecond\nline"
     assert out.captions == ["Foto: Ola / NTB"]
+
+
+def _html_parser_text(html: str) -> tuple[str, list[str]]:
+    """What HTMLParser's own tokenizer makes of ``html`` (html_to_text's fallback)."""
+    from newsthreads.normalise.html import _TextExtractor, _tidy
+
+    parser = _TextExtractor()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # noqa: BLE001 - as html_to_text does
+        pass
+    return _tidy("".join(parser.parts)), parser.captions
+
+
+TRICKY_HTML = [
+    "<p class='a' />x<br/>y<br />z<br / >w", "<img src=x/>t", "<P>Up</P><BR>down",
+    "<p>a &lt; b &amp c &#x41; &nbsp;d</p>", "a < b", "<p>x</p >y</ p>", "<!-- c --><p>x</p>",
+    '<a href="x>y">l</a>', "<p\x0bclass='x'>t</p>", "<p\u00a0c>t</p>", "<td>a</td><th>b</th>",
+    "<figcaption/>x", "<figcaption>c<p>d</p></figcaption>e", "<svg><title>t</title></svg>x",
+    "<div><template>t</template>u</div>", "<a b=c d='e' f=\"g\" h>i</a>", "x &amp", "<p>",
+    "</p\n>t", "<a href=x\u00a0y>t</a>", "<my-el>t</my-el>", "<o:p>t</o:p>", "<p>&#0;x</p>",
+    "<style>p{}</style><p>s</p>", "<textarea><p>x</textarea>", "<![CDATA[x]]>y", "<?pi ?><b>z",
+]
+
+
+@pytest.mark.parametrize("html", TRICKY_HTML)
+def test_html_fast_path_reads_as_html_parser_does(html):
+    out = html_to_text(html)
+    assert (out.text, out.captions) == _html_parser_text(html)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["<", ">", "/", "p", "br", "a", " ", "\n", "=", '"', "'", "&",
+                                 "amp;", "x", "figcaption", "script", "td", "!", "-", "\u00a0",
+                                 "b=", "#3", "<p>", "</p>", "<br/>"]), max_size=30))
+def test_html_fast_path_matches_html_parser_on_any_markup(pieces):
+    html = "".join(pieces)
+    out = html_to_text(html)
+    assert (out.text, out.captions) == _html_parser_text(html)
 
 
 @pytest.mark.parametrize("raw, source, precision, note", [

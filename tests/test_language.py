@@ -123,6 +123,17 @@ def test_nynorsk_markers_outweigh_the_model() -> None:
     assert detect_language("Politiet fikk melding om brannen like etter midnatt.") == "nb"
 
 
+def test_only_a_bounded_prefix_is_read() -> None:
+    """The first MAX_CHARS characters decide: a long English start, then Norwegian."""
+    from newsthreads.normalise.language import MAX_CHARS
+
+    english = " ".join(t for lang, t in CASES if lang == "en")
+    norwegian = " ".join(t for lang, t in CASES if lang == "nb")
+    start = (english + " ") * (MAX_CHARS // len(english) + 1)
+    assert detect_language(start[:MAX_CHARS] + " " + norwegian * 20) == "en"
+    assert detect_language(norwegian * 20 + " " + start) == "nb"
+
+
 def test_shouting_text_is_read() -> None:
     assert detect_language("REGJERINGEN VIL BRUKE MER PENGER PÅ SKOLENE NESTE ÅR.") == "nb"
 

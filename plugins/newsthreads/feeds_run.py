@@ -5,6 +5,14 @@ the poll's outcome on the feed, in its own transaction on its own connection. A 
 is a result (an ``ingest_errors`` row, ``feeds.last_error``, a backoff), never an exception for
 the others. ``ingest_feeds`` runs many feeds with bounded concurrency; the DAG maps
 ``ingest_feed_by_id`` over the claimed feeds instead, one task per feed.
+
+Reading a document (``sources.reading.read_feed``: parse, key, normalise) is pure CPU, and
+feedparser is pure Python: the threads overlap one feed's reading with other feeds' fetches and
+database writes, but cannot spread the reading itself over cores. Given ``processes``, a run
+hands the documents to that many reader processes instead; the database work stays in the
+threads, one transaction per feed as before. A run keeps at most ``per_host`` requests in
+flight to any one host and interleaves its feeds by host, so one busy host does not hold up the
+others.
 """
 
 from __future__ import annotations
@@ -24,10 +32,16 @@ from newsthreads.errors import FetchError, InputError
 from newsthreads.model import RawItem
 from newsthreads.normalise.feed_entry import entry_to_article
 from newsthreads.pipeline import upsert_batch
-from newsthreads.sources.feeds import parse_feed
-from newsthreads.sources.fetch import FetchLimits, backoff_seconds, fetch, make_client
+from newsthreads.sources.fetch import (
+    DEFAULT_PER_HOST,
+    FetchLimits,
+    backoff_seconds,
+    fetch,
+    host_of,
+    make_client,
+)
 from newsthreads.sources.fulltext import fetch_full_text
-from newsthreads.sources.identity import assign_keys, canonical_url, entry_hash
+from newsthreads.sources.reading import Reader, Readers, read_feed
 from newsthreads.store import feeds as feed_store
 from newsthreads.store.connection import connect
 from newsthreads.store.runs import RunCounts, finish_run, record_error, start_run
@@ -96,14 +110,20 @@ def ingest_feed(
     run_id: int | None,
     limits: FetchLimits | None = None,
     now: datetime | None = None,
+    reader: Reader | None = None,
 ) -> FeedOutcome:
-    """Poll one feed and store what is new; never raises for the feed's own faults."""
+    """Poll one feed and store what is new; never raises for the feed's own faults.
+
+    ``reader`` reads the fetched document, normalising every entry up front (``read_feed``'s
+    signature; ``ingest_feeds`` passes its reader processes); by default the document is read
+    here, and only the new or changed entries are normalised.
+    """
     limits = limits or FetchLimits()
     fetched_at = now or datetime.now(UTC)
     started = datetime.now(UTC)
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="failed")
     try:
-        _poll(conn, client, feed, run_id, limits, fetched_at, outcome)
+        _poll(conn, client, feed, run_id, limits, fetched_at, outcome, reader)
     except Exception as exc:  # a bug or a database fault: keep it to this feed
         try:
             conn.rollback()
@@ -153,7 +173,8 @@ def _fail(conn, feed, run_id, fetched_at, outcome, exc: FetchError | InputError,
     conn.commit()
 
 
-def _poll(conn, client, feed, run_id, limits, fetched_at, outcome: FeedOutcome) -> None:
+def _poll(conn, client, feed, run_id, limits, fetched_at, outcome: FeedOutcome,
+          reader: Reader | None) -> None:
     counts = RunCounts()
     try:
         res = fetch(client, feed.url, etag=feed.etag, last_modified=feed.last_modified,
@@ -170,6 +191,7 @@ def _poll(conn, client, feed, run_id, limits, fetched_at, outcome: FeedOutcome) 
         else:
             moved = outcome.moved_to = res.permanent_url
             outcome.warnings.append(f"moved permanently to {moved}; stored URL updated")
+        conn.commit()  # end the read: the document may take a while to read below
     if res.not_modified:
         outcome.status = "not_modified"
         next_at = _next_after_success(feed, fetched_at)
@@ -181,57 +203,63 @@ def _poll(conn, client, feed, run_id, limits, fetched_at, outcome: FeedOutcome) 
         conn.commit()
         outcome.counts = counts.as_dict()
         return
-    try:
-        parsed = parse_feed(res.body, res.headers, res.final_url, max_bytes=limits.max_bytes)
-    except InputError as exc:
-        _fail(conn, feed, run_id, fetched_at, outcome, exc, raw=res.body)
+    if reader is None or feed.full_text:  # full text needs the entries: read them here
+        doc = read_feed(res.body, res.headers, res.final_url, max_bytes=limits.max_bytes,
+                        id_strategy=feed.id_strategy)
+    else:
+        doc = reader(res.body, res.headers, res.final_url, max_bytes=limits.max_bytes,
+                     id_strategy=feed.id_strategy,
+                     normalise={"source": feed.source, "fetched_at": fetched_at,
+                                "feed_url": feed.url})
+    if doc.error is not None:
+        _fail(conn, feed, run_id, fetched_at, outcome, InputError(res.final_url, doc.error),
+              raw=res.body)
         return
-    outcome.warnings.extend(parsed.warnings)
-    keyed = assign_keys(parsed.entries, feed.id_strategy)  # type: ignore[arg-type]
+    outcome.warnings.extend(doc.warnings)
     strategy, strategy_note = None, None
-    if keyed.strategy != feed.id_strategy:
-        strategy, strategy_note = keyed.strategy, "; ".join(keyed.notes)
+    if doc.strategy != feed.id_strategy:
+        strategy, strategy_note = doc.strategy, "; ".join(doc.notes)
         outcome.warnings.append(f"entry identity moved from {feed.id_strategy} to "
-                                f"{keyed.strategy}: {strategy_note}")
-    counts.duplicates += keyed.duplicates
-    if keyed.duplicates:
-        outcome.warnings.append(f"{keyed.duplicates} repeated entries in the feed skipped")
+                                f"{doc.strategy}: {strategy_note}")
+    counts.duplicates += doc.duplicates
+    if doc.duplicates:
+        outcome.warnings.append(f"{doc.duplicates} repeated entries in the feed skipped")
     known = feed_store.lookup_entries(
-        conn, feed.source, [k for k, _ in keyed.keyed],
-        [canonical_url(e.link) or "" for _, e in keyed.keyed])
+        conn, feed.source, [item.key for item in doc.items],
+        [item.link or "" for item in doc.items])
     conn.commit()  # end the read; full-text fetches below must not hold a transaction open
     churned = 0
     pending = []
-    for key, entry in keyed.keyed:
+    for item in doc.items:
+        key = item.key
         counts.read += 1
         stored_hash = known.by_key.get(key)
         if stored_hash is None:
-            link = canonical_url(entry.link)
-            hit = known.by_url.get(link) if link else None
-            title = entry.title.value.strip() if entry.title else None
+            hit = known.by_url.get(item.link) if item.link else None
+            title = item.title
             if hit and hit[0] != key and (hit[1] or None) == (title or None) and title:
                 key = hit[0]  # the same entry under a new GUID: GUID churn
                 churned += 1
                 stored_hash = ""
-        if stored_hash is not None and stored_hash == entry_hash(entry):
+        if stored_hash is not None and stored_hash == item.hash():
             counts.unchanged += 1
             continue
-        pending.append((key, entry, stored_hash is None))
+        pending.append((key, item, stored_hash is None))
     if churned and (strategy or feed.id_strategy) == "guid":
         strategy = "link"
         strategy_note = (f"GUIDs changed between fetches for {churned} entries with the same "
                          "link and title")
         outcome.warnings.append(f"entry identity moved from guid to link: {strategy_note}")
-    _store_entries(conn, client, feed, run_id, limits, fetched_at, parsed, pending, counts,
+    _store_entries(conn, client, feed, run_id, limits, fetched_at, doc, pending, counts,
                    outcome)
     next_at = _next_after_success(feed, fetched_at)
     outcome.status = "ok"
     outcome.next_fetch_at = next_at.isoformat()
-    _warn(conn, run_id, feed, outcome, counts, raw=res.body if parsed.warnings else None)
+    _warn(conn, run_id, feed, outcome, counts, raw=res.body if doc.warnings else None)
     feed_store.save_poll(
         conn, feed.id, fetched_at=fetched_at, status="ok", http_status=res.status,
         next_fetch_at=next_at, etag=res.etag, last_modified=res.last_modified, url=moved,
-        title=parsed.title, site_url=parsed.link, id_strategy=strategy,
+        title=doc.title, site_url=doc.link, id_strategy=strategy,
         id_strategy_note=strategy_note)
     conn.commit()
     outcome.counts = counts.as_dict()
@@ -246,30 +274,36 @@ def _warn(conn, run_id, feed, outcome: FeedOutcome, counts: RunCounts,
         counts.warnings += 1
 
 
-def _store_entries(conn, client, feed, run_id, limits, fetched_at, parsed, pending, counts,
+def _store_entries(conn, client, feed, run_id, limits, fetched_at, doc, pending, counts,
                    outcome) -> None:
     """Normalise and upsert; one bad entry costs only itself (a savepoint on the slow path)."""
     articles = []
     page_warnings: list[tuple[str, str]] = []  # recorded after the fetches: no open transaction
     full_text_budget = MAX_FULL_TEXT_PER_POLL
-    for key, entry, is_new in pending:
+    for key, item, is_new in pending:
+        entry = item.entry
         full_text = None
-        if feed.full_text and is_new and entry.link and full_text_budget > 0:
+        if feed.full_text and is_new and entry and entry.link and full_text_budget > 0:
             full_text_budget -= 1
             full_text, why = fetch_full_text(client, entry.link, limits)
             if why:
                 page_warnings.append((key, why))
-        try:
-            article = entry_to_article(
-                entry, source=feed.source, key=key, fetched_at=fetched_at,
-                feed_url=feed.url, feed_language=parsed.language, full_text=full_text)
-        except Exception as exc:  # noqa: BLE001 - one entry's oddity must not cost the feed
-            record_error(conn, run_id, input=feed.url, item_key=key, line=entry.position,
-                         reason=f"entry {entry.position} could not be normalised: "
-                                f"{type(exc).__name__}: {exc}")
-            counts.failed += 1
+        if item.article is not None and not full_text:  # normalised by a reader process
+            item.article.source_key = key  # a churned GUID keeps the stored key
+            articles.append(item.article)
             continue
-        articles.append(article)
+        reason = item.error
+        if entry is not None:
+            try:
+                articles.append(entry_to_article(
+                    entry, source=feed.source, key=key, fetched_at=fetched_at,
+                    feed_url=feed.url, feed_language=doc.language, full_text=full_text))
+                continue
+            except Exception as exc:  # noqa: BLE001 - one entry's oddity must not cost the feed
+                reason = f"{type(exc).__name__}: {exc}"
+        record_error(conn, run_id, input=feed.url, item_key=key, line=item.position,
+                     reason=f"entry {item.position} could not be normalised: {reason}")
+        counts.failed += 1
     for key, why in page_warnings:
         record_error(conn, run_id, input=feed.url, reason=why, severity="warning", item_key=key)
         counts.warnings += 1
@@ -320,43 +354,75 @@ def finish(conn: Any, run_id: int, outcomes: list[FeedOutcome | dict[str, Any]])
     return summary
 
 
+def by_host(feeds: list[feed_store.FeedRow]) -> list[feed_store.FeedRow]:
+    """The feeds interleaved by host (round robin, first-seen host first), so the workers
+    spread over hosts instead of queueing behind one host's politeness limit."""
+    queues: dict[str, list[feed_store.FeedRow]] = {}
+    for feed in feeds:
+        queues.setdefault(host_of(feed.url), []).append(feed)
+    out: list[feed_store.FeedRow] = []
+    lanes = [iter(q) for q in queues.values()]
+    while lanes:
+        alive = []
+        for lane in lanes:
+            feed = next(lane, None)
+            if feed is not None:
+                out.append(feed)
+                alive.append(lane)
+        lanes = alive
+    return out
+
+
 def ingest_feeds(
     *,
     dsn: str | None = None,
     feed_ids: list[int] | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    per_host: int = DEFAULT_PER_HOST,
+    processes: int = 0,
     limits: FetchLimits | None = None,
     connect_fn: Callable[[], Any] | None = None,
 ) -> FeedsSummary:
     """Poll the due feeds (or ``feed_ids``) with at most ``concurrency`` at a time.
 
     Each worker thread has its own database connection; one shared httpx client keeps
-    connections alive across feeds of the same host.
+    connections alive across feeds of the same host and holds at most ``per_host`` requests
+    to one host at a time. With ``processes``, that many reader processes read the documents
+    instead of this process (worth it with cores to spare: on the two-core machine of
+    bench/results.md, shared with other work, it was not). Outcomes come back in the claimed
+    feeds' order.
     """
     open_conn = connect_fn or (lambda: connect(dsn))
     limits = limits or FetchLimits()
     with open_conn() as conn:
-        run_id = start_run(conn, "feeds", {"feed_ids": feed_ids, "concurrency": concurrency})
+        run_id = start_run(conn, "feeds", {"feed_ids": feed_ids, "concurrency": concurrency,
+                                           "per_host": per_host, "processes": processes})
         feeds = claim(conn, feed_ids=feed_ids)
         if not feeds:
             return finish(conn, run_id, [])
         local = threading.local()
         opened: list[Any] = []
         lock = threading.Lock()
+        readers = Readers(min(processes, len(feeds))) if processes > 0 else None
 
         def work(feed: feed_store.FeedRow) -> FeedOutcome:
             if not hasattr(local, "conn"):
                 local.conn = open_conn()
                 with lock:
                     opened.append(local.conn)
-            return ingest_feed(local.conn, client, feed, run_id=run_id, limits=limits)
+            return ingest_feed(local.conn, client, feed, run_id=run_id, limits=limits,
+                               reader=readers)
 
         workers = max(1, min(concurrency, len(feeds)))
+        order = by_host(feeds)
         try:
-            with make_client(limits, max_connections=workers) as client, \
+            with make_client(limits, max_connections=workers, per_host=per_host) as client, \
                     ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feed") as pool:
-                outcomes = list(pool.map(work, feeds))
+                done = dict(zip(map(id, order), pool.map(work, order), strict=True))
+            outcomes = [done[id(feed)] for feed in feeds]
         finally:
+            if readers is not None:
+                readers.close()
             for c in opened:
                 c.close()
         return finish(conn, run_id, outcomes)

@@ -94,7 +94,7 @@ def entry_to_article(
     full_text: str | None = None,
 ) -> Article:
     """The Article for one entry. ``full_text``, when given, is the page's extracted text."""
-    from newsthreads.normalise.language import detect_language  # written alongside; lazy
+    from newsthreads.normalise.language import MAX_CHARS, detect_language  # lazy
 
     title = one_line(_text(entry.title)[0]) or None
     body_src = entry.content or entry.summary
@@ -128,7 +128,7 @@ def entry_to_article(
         raw["comments"] = entry.comments
     if full_text:
         raw["full_text"] = True
-    text = " ".join(p for p in (title, lead, body[:5000]) if p)
+    text = " ".join(p for p in (title, lead, body[:MAX_CHARS]) if p)
     article = Article(
         source=source,
         source_key=key,

@@ -15,6 +15,7 @@ Decisions:
   ``hvad``/``hva``, ``efter``/``etter``, ``blev``/``ble``...) decide if they clearly point one way.
   A sentence of three or four words with no marker can still come out wrong: pass a hint.
 - **Too little text is no evidence**: under ``MIN_LETTERS`` letters, the answer is the hint or None.
+- **A bounded prefix is enough**: only the first ``MAX_CHARS`` characters are read.
 - The model is loaded once, on first use (numpy and a ~0.5 s load), never at import time.
 """
 
@@ -27,7 +28,10 @@ from typing import Any
 __all__ = ["MIN_LETTERS", "detect_language", "normalise_language_code"]
 
 MIN_LETTERS = 20  # fewer letters than this carry no reliable signal
-MAX_CHARS = 5000  # the first few thousand characters decide; the rest only costs time
+# The model's cost grows with the text and its answer does not: on the 1,265 articles of
+# shared/eval/threads (1,700 characters on average) a prefix of 400, 600, 1,000 or 5,000
+# characters gave the same language for every article; 1,000 costs a third of 5,000.
+MAX_CHARS = 1000
 MIN_CONFIDENCE = 0.5  # below this (normalised probability), answer None rather than guess
 SURE = 0.95  # the model's top score above which marker words are not consulted for da/no
 

@@ -10,7 +10,10 @@ feedparser's own HTTP has no timeout and no size cap, so every byte comes throug
   SSRF guard; ``permanent_url`` is set when every hop was a 301/308, so the caller can move the
   stored URL;
 - conditional GET (``If-None-Match`` / ``If-Modified-Since``); a 304 is a result, not an error;
-- HTTP errors raise ``FetchError`` with the status and the ``Retry-After`` delay in seconds.
+- HTTP errors raise ``FetchError`` with the status and the ``Retry-After`` delay in seconds;
+- politeness: a client made with ``per_host`` has at most that many requests in flight to one
+  host (by name, any port), whichever thread sends them; a request waits for a free slot, and
+  the wait does not count against its deadline.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import math
 import threading
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
@@ -39,6 +43,7 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT = (301, 308)
 CHUNK = 64 * 1024
+DEFAULT_PER_HOST = 2  # requests in flight to one host, for clients that poll many feeds
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,92 @@ class _Backend(GuardedBackend):
         return _DeadlineStream(stream)
 
 
-def make_client(limits: FetchLimits | None = None, *, max_connections: int = 16) -> httpx.Client:
-    """An httpx client whose every connection goes through the SSRF guard and the deadline.
+# --- politeness: requests in flight per host ---------------------------------------------------
+
+def host_of(url: str) -> str:
+    """The host name a politeness limit counts by: lower case, without the port."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+class HostSlots:
+    """At most ``per_host`` holders per host at a time, across threads."""
+
+    def __init__(self, per_host: int) -> None:
+        if per_host < 1:
+            raise ValueError(f"per_host must be at least 1, not {per_host}")
+        self.per_host = per_host
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+
+    def acquire(self, host: str) -> Callable[[], None]:
+        """Wait for a slot on ``host``; return the function that gives it back (once)."""
+        with self._lock:
+            slot = self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
+        slot.acquire()
+        held = [True]
+
+        def release() -> None:
+            with self._lock:
+                if not held[0]:
+                    return
+                held[0] = False
+            slot.release()
+
+        return release
+
+
+class _ReleasingStream(httpx.SyncByteStream):
+    """A response body that gives its host slot back when it is closed."""
+
+    def __init__(self, inner: httpx.SyncByteStream, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._release()
+
+
+class _PerHostTransport(httpx.BaseTransport):
+    """Holds a host slot from sending a request until its response is closed."""
+
+    def __init__(self, inner: httpx.BaseTransport, slots: HostSlots) -> None:
+        self._inner = inner
+        self.slots = slots
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        asked = time.monotonic()
+        release = self.slots.acquire(request.url.host.lower())
+        deadline = getattr(_local, "deadline", None)
+        if deadline is not None:  # waiting for a slot is not the server's time
+            waited = time.monotonic() - asked
+            _local.deadline = deadline + waited
+            _local.waited += waited
+        try:
+            response = self._inner.handle_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _ReleasingStream(response.stream, release)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def make_client(limits: FetchLimits | None = None, *, max_connections: int = 16,
+                per_host: int | None = None) -> httpx.Client:
+    """An httpx client whose every connection goes through the SSRF guard and the deadline;
+    with ``per_host``, at most that many requests in flight to one host.
 
     Thread-safe: one client serves all workers of a run.
     """
@@ -139,7 +228,8 @@ def make_client(limits: FetchLimits | None = None, *, max_connections: int = 16)
         network_backend=_Backend(),
     )
     return httpx.Client(
-        transport=transport,
+        transport=transport if per_host is None
+        else _PerHostTransport(transport, HostSlots(per_host)),
         follow_redirects=False,
         timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout),
         headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
@@ -179,6 +269,7 @@ def fetch(
     limits = limits or FetchLimits()
     started = time.monotonic()
     _local.deadline = started + limits.deadline
+    _local.waited = 0.0  # for host slots (make_client's per_host), not counted as taken
     try:
         return _fetch(client, url, etag, last_modified, limits, accept, started)
     finally:
@@ -230,7 +321,7 @@ def _fetch(client, url, etag, last_modified, limits, accept, started) -> FetchRe
                 result.elapsed = time.monotonic() - started
                 return result
         except httpx.TimeoutException as exc:
-            took = time.monotonic() - started
+            took = time.monotonic() - started - _local.waited
             if took >= limits.deadline - 0.05:
                 reason = f"total deadline of {limits.deadline:g}s exceeded"
             elif isinstance(exc, httpx.ConnectTimeout):
