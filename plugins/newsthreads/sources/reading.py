@@ -2,9 +2,8 @@
 
 This is the CPU of a feed poll, and feedparser is pure Python: threads cannot spread it over
 cores. ``Readers`` runs it in a few reader processes instead, so a run's threads can fetch and
-store other feeds meanwhile. They are plain subprocesses (``python -c``) fed over pipes, not
-``multiprocessing``: its ``spawn`` re-imports the caller's ``__main__`` (running an unguarded
-script again) and ``fork`` would copy the caller's threads and open connections. Each reader
+store other feeds meanwhile (plain subprocesses over pipes, see ``newsthreads.childproc``
+for why not ``multiprocessing``). Each reader
 gets its next document while it is still reading the current one, so it never waits for the
 caller's threads between documents.
 
@@ -15,19 +14,15 @@ process starts in about a tenth of a second.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import signal
-import subprocess
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
+from newsthreads import childproc
 from newsthreads.errors import InputError
 from newsthreads.model import Article
 from newsthreads.normalise.feed_entry import entry_to_article
@@ -118,39 +113,9 @@ def read_feed(body: bytes, headers: dict[str, str], url: str, *, max_bytes: int,
 _READER = "from newsthreads.sources.reading import serve; serve()"
 
 
-def _send(stream: BinaryIO, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(8, "big"))
-    stream.write(data)
-    stream.flush()
-
-
-def _receive(stream: BinaryIO) -> Any:
-    head = stream.read(8)
-    if len(head) < 8:
-        raise EOFError("pipe closed")
-    size = int.from_bytes(head, "big")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("pipe closed mid-message")
-    return pickle.loads(data)
-
-
 def serve() -> None:
     """A reader process: ``read_feed`` jobs on stdin, answers on stdout, until EOF."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    jobs, answers = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print() goes to stderr, never into the answers
-    while True:
-        try:
-            args, kw = _receive(jobs)
-        except EOFError:
-            return
-        try:
-            answer: tuple[str, Any] = ("ok", read_feed(*args, **kw))
-        except Exception as exc:  # noqa: BLE001 - a bug: the caller records it on the feed
-            answer = ("error", f"{type(exc).__name__}: {exc}")
-        _send(answers, answer)
+    childproc.serve(lambda job: read_feed(*job[0], **job[1]))
 
 
 class ReaderDied(RuntimeError):
@@ -160,9 +125,8 @@ class ReaderDied(RuntimeError):
 class _Process:
     """One reader process: jobs written in order, answers read in order by a thread."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.popen = subprocess.Popen([sys.executable, "-c", _READER], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, env=env)
+    def __init__(self) -> None:
+        self.popen = childproc.start(_READER)
         self._write = threading.Lock()
         self._state = threading.Lock()
         self._pending: deque[Future] = deque()
@@ -183,7 +147,7 @@ class _Process:
                 self._pending.append(future)
             try:
                 assert self.popen.stdin is not None
-                _send(self.popen.stdin, (args, kw))
+                childproc.send(self.popen.stdin, (args, kw))
             except OSError as exc:  # it died; its answer thread fails what it owed
                 self._die(exc)
         return future
@@ -192,7 +156,7 @@ class _Process:
         assert self.popen.stdout is not None
         while True:
             try:
-                answer = _receive(self.popen.stdout)
+                answer = childproc.receive(self.popen.stdout)
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
                 self._die(exc)
                 return
@@ -209,19 +173,8 @@ class _Process:
                 future.set_exception(ReaderDied(f"the reader process exited ({exc})"))
 
     def close(self) -> None:
-        try:
-            assert self.popen.stdin is not None
-            self.popen.stdin.close()  # EOF: the reader's loop ends
-        except OSError:
-            pass
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
+        childproc.stop(self.popen)
         self._thread.join(timeout=10)
-        if self.popen.stdout is not None:
-            self.popen.stdout.close()
 
 
 class Readers:
@@ -232,20 +185,15 @@ class Readers:
     """
 
     def __init__(self, processes: int) -> None:
-        import newsthreads
-
-        root = str(Path(newsthreads.__file__).resolve().parent.parent)
-        path = os.environ.get("PYTHONPATH")
-        self._env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
         self._lock = threading.Lock()
-        self._procs = [_Process(self._env) for _ in range(processes)]  # importing meanwhile
+        self._procs = [_Process() for _ in range(processes)]  # importing meanwhile
 
     def _pick(self) -> _Process:
         with self._lock:
             for i, proc in enumerate(self._procs):
                 if proc.dead or proc.popen.poll() is not None:
                     proc.close()
-                    self._procs[i] = _Process(self._env)
+                    self._procs[i] = _Process()
             return min(self._procs, key=lambda p: p.load)
 
     def __call__(self, *args: Any, **kw: Any) -> ReadFeed:
