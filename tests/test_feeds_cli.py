@@ -107,3 +107,16 @@ def test_full_text_fetches_the_article_page(clean_db, server, capsys):
         body, lead, raw = conn.execute("SELECT body, lead, raw FROM articles").fetchone()
     assert "møttes i Vladivostok" in body and "Meny" not in body
     assert lead == "Kort." and raw["full_text"] is True
+
+
+def test_ingest_feeds_per_host_is_recorded_and_checked(clean_db, server, capsys):
+    assert cli(capsys, "feeds", "add", server.url("/rss"))[0] == 0
+    code, out = cli(capsys, "ingest-feeds", "--per-host", "0")
+    assert code == 2 and "--per-host must be at least 1" in out
+    assert cli(capsys, "ingest-feeds", "--per-host", "1", "--json")[0] == 0
+    import psycopg
+
+    with psycopg.connect(clean_db) as conn:
+        params = conn.execute("SELECT params FROM ingest_runs WHERE kind = 'feeds' "
+                              "ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert params["per_host"] == 1

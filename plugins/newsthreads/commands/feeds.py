@@ -157,10 +157,15 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from newsthreads.feeds_run import ingest_feeds
+    from newsthreads.sources.fetch import DEFAULT_PER_HOST
 
+    if args.per_host is not None and args.per_host < 1:
+        print("newsthreads: --per-host must be at least 1", file=sys.stderr)
+        return 2
     with connect() as conn:
         migrate(conn)
-    summary = ingest_feeds(feed_ids=args.feed or None, concurrency=args.concurrency)
+    summary = ingest_feeds(feed_ids=args.feed or None, concurrency=args.concurrency,
+                           per_host=args.per_host or DEFAULT_PER_HOST)
     data = summary.as_dict()
     print(json.dumps(data, default=_json_default) if args.json else format_summary(data))
     return 0  # the run completed; per-feed failures are in the summary and ingest_errors
@@ -201,5 +206,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--feed", type=int, action="append", metavar="ID",
                    help="poll this feed now, due or not (repeatable)")
     p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--per-host", type=int, metavar="N",
+                   help="requests in flight to one host at a time (default 2)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
