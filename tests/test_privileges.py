@@ -55,6 +55,7 @@ def test_news_reader_reads_views_and_articles_only(db_url, admin_url, clean_db):
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (5,)
         conn.execute("SELECT * FROM story_threads").fetchall()
         conn.execute("SELECT * FROM thread_articles_v").fetchall()
+        conn.execute("SELECT * FROM newest_story_threads LIMIT 5").fetchall()
         for forbidden in ("SELECT * FROM ingest_errors", "SELECT * FROM threads",
                           "DELETE FROM articles", "UPDATE articles SET title = 'x'"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -49,12 +49,14 @@ def test_thread_list_pages_equal_the_view(threaded: psycopg.Connection) -> None:
         [r[0] for r in everything[:3]]
 
 
-def test_thread_list_reads_the_index(threaded: psycopg.Connection) -> None:
+def test_thread_list_reads_the_index_and_stops_at_the_page(threaded: psycopg.Connection) -> None:
     with threaded.transaction():
         threaded.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(r[0] for r in threaded.execute(
             "EXPLAIN " + NEWEST_THREADS_SQL, {"limit": 25, "offset": 0}).fetchall())
     assert "threads_newest_idx" in plan
+    assert plan.splitlines()[0].startswith("Limit")  # no aggregate of the whole archive first
+    assert "Sort" not in plan
 
 
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql (PostgreSQL client) not installed")

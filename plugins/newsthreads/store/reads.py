@@ -122,24 +122,11 @@ _THREAD_COLUMNS = (
 )
 
 
-# One page of threads, newest first: the page is picked from ``threads_newest_idx`` (the span
-# threading records per thread), then only its threads' articles are aggregated. Ordering the
-# ``story_threads`` view instead aggregates the whole archive for every page.
-NEWEST_THREADS_SQL = """
-SELECT t.id AS thread_id, t.label, s.first_published, s.last_published_end, s.article_count,
-       s.source_count, s.duplicate_count, s.languages
-FROM (SELECT id, label, last_end FROM threads
-      ORDER BY last_end DESC NULLS LAST, id DESC LIMIT %(limit)s OFFSET %(offset)s) t
-CROSS JOIN LATERAL (
-    SELECT min(a.published_at) AS first_published, max(a.published_end) AS last_published_end,
-           count(*) AS article_count, count(DISTINCT a.source) AS source_count,
-           count(*) FILTER (WHERE ta.duplicate_of IS NOT NULL) AS duplicate_count,
-           array_agg(DISTINCT a.language) FILTER (WHERE a.language IS NOT NULL) AS languages
-    FROM thread_articles ta JOIN articles a ON a.id = ta.article_id
-    WHERE ta.thread_id = t.id) s
-WHERE s.article_count > 0
-ORDER BY t.last_end DESC NULLS LAST, t.id DESC
-"""
+# One page of threads, newest first, from the ``newest_story_threads`` view (migration 006):
+# it reads the page from an index and aggregates only those threads, where ordering
+# ``story_threads`` aggregates the whole archive for every page.
+NEWEST_THREADS_SQL = (f"SELECT {_THREAD_COLUMNS} FROM newest_story_threads"
+                      " LIMIT %(limit)s OFFSET %(offset)s")
 
 
 def list_threads(conn: psycopg.Connection, *, page: int = 1,
