@@ -138,5 +138,5 @@ def test_reading_an_unmigrated_database_says_what_to_do(admin_url):
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "relation \"threads\" does not exist" in out.stderr
+    assert "relation \"newest_story_threads\" does not exist" in out.stderr
     assert "newsthreads migrate" in out.stderr

@@ -441,3 +441,31 @@ def test_an_unguarded_script_is_not_run_again_by_the_worker(clean_db: str,
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.strip()) > 0
     assert runs.read_text(encoding="utf-8") == "ran\n"
+
+
+def test_state_tables_are_vacuumed_and_runs_leave_the_connection_idle(
+        conn: psycopg.Connection) -> None:
+    """Each batch rewrites thousands of document-frequency rows; with autovacuum off (as on
+    this machine's server) or lagging they bloat unless the run vacuums them, which it can
+    only do between transactions: so ingest and clustering must not leave one open."""
+    import time
+
+    from psycopg.pq import TransactionStatus
+
+    ingest_files(conn, [SEEDS])
+    assert conn.info.transaction_status == TransactionStatus.IDLE
+    insert(conn, synthetic_articles(per_story=3, seed=8))
+    assert cluster_pending(conn, batch_size=2).batches >= 5
+    assert conn.info.transaction_status == TransactionStatus.IDLE
+    with conn.transaction():
+        assert store_threads.vacuum_state(conn) is False  # never inside a transaction
+    deadline = time.monotonic() + 10
+    while True:  # statistics reach pg_stat_user_tables a moment after the fact
+        with conn.transaction():
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            vacuums = conn.execute("SELECT vacuum_count FROM pg_stat_user_tables "
+                                   "WHERE relname = 'thread_term_df'").fetchone()[0]
+        if vacuums or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert vacuums >= 1

@@ -238,7 +238,10 @@ def run_ingest(
         kind, run_id, status, counts.read, counts.new, counts.updated, counts.unchanged,
         counts.failed, counts.warnings,
     )
-    return IngestResult(run_id, status, counts, run_errors(conn, run_id))
+    errors = run_errors(conn, run_id)
+    conn.commit()  # end the read: an idle open transaction would hold back VACUUM and make
+    # the caller's next `conn.transaction()` (cluster_pending's batches) mere savepoints
+    return IngestResult(run_id, status, counts, errors)
 
 
 def ingest_files(

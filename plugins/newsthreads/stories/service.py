@@ -41,6 +41,7 @@ from newsthreads.stories.prefetch import MIN_ARTICLES, Prefetcher
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+VACUUM_EVERY = 5  # batches between VACUUMs of the state tables (see store.vacuum_state)
 DF_KEEP_MIN = 200_000  # document frequencies held in memory before forgetting unused ones
 
 
@@ -271,8 +272,12 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
                     runner.process(items, run_id)
                     runner.clusterer.sweep()
                     runner.bound_memory()
+            if stats.batches % VACUUM_EVERY == 0 and queue:
+                store.vacuum_state(conn)
     finally:
         stats.worker_peak_mb = prefetch.close()
+    if stats.batches >= VACUUM_EVERY:
+        store.vacuum_state(conn)
     with conn.transaction():
         stats.imputed += store.impute_missing(conn)
     stats.seconds = time.perf_counter() - began
