@@ -317,12 +317,17 @@ def test_rethread_empty_window(conn: psycopg.Connection, dry_run: bool) -> None:
     assert result.articles == 0 and result.moved == 0
 
 
+def pending_rows(conn: psycopg.Connection, seed: int) -> list[store_threads.ArticleRow]:
+    """Synthetic articles stored, as the rows threading reads."""
+    insert(conn, synthetic_articles(per_story=2, seed=seed))
+    ids = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id").fetchall()]
+    return store_threads.still_pending(conn, ids)
+
+
 def test_worker_analysis_is_used_only_for_unchanged_rows(conn: psycopg.Connection) -> None:
     """The prefetcher's items equal in-process analysis, and a row that changed after it was
     sent to the worker (an edit, another run) is analysed again here."""
-    insert(conn, synthetic_articles(per_story=2, seed=3))
-    ids = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id").fetchall()]
-    rows = store_threads.still_pending(conn, ids)
+    rows = pending_rows(conn, seed=3)
     prefetch = Prefetcher(enabled=True)
     try:
         prefetch.submit(rows)
@@ -403,9 +408,7 @@ def test_a_killed_worker_costs_time_not_results(conn: psycopg.Connection) -> Non
     import os
     import signal
 
-    insert(conn, synthetic_articles(per_story=2, seed=4))
-    ids = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id").fetchall()]
-    rows = store_threads.still_pending(conn, ids)
+    rows = pending_rows(conn, seed=4)
     prefetch = Prefetcher(enabled=True)
     try:
         prefetch.submit(rows)
