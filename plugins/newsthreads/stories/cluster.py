@@ -207,11 +207,10 @@ class State:
     def count_doc(self, terms: Iterable[str]) -> None:
         """One more document containing ``terms``."""
         df, pop = self.df, self._idf.pop
-        small = 1 << DF_EXACT_BITS
         for t in terms:
-            new = df[t] = df.get(t, 0) + 1
-            # the cached IDF is stale only where the quantised count moved
-            if new < small or not new & ((1 << (new.bit_length() - DF_EXACT_BITS)) - 1):
+            old = df.get(t, 0)
+            df[t] = old + 1
+            if quantised_df(old + 1) != quantised_df(old):  # else the cached IDF still holds
                 pop(t, None)
         self.n_docs += 1
 
@@ -388,7 +387,7 @@ class Clusterer:
         idf = self.state.idf_map()
         w = {t: v * idf[t] for t, v in vec.items()}
         if len(w) > k:
-            w = dict(sorted(w.items(), key=lambda tv: (-tv[1], tv[0]))[:k])
+            w = dict(sorted(w.items(), key=_by_weight)[:k])
         norm = math.sqrt(sum([x * x for x in w.values()]))
         return {t: x * idf[t] / norm for t, x in w.items()} if norm else {}
 
@@ -528,7 +527,7 @@ class Clusterer:
         its heaviest entities with their weights."""
         f, k = item.features, self.params.item_terms
         ents = self._weighted(_names(f.entities), k // 2)
-        top = dict(heapq.nsmallest(TOP_ENTS, ents.items(), key=lambda tv: (-tv[1], tv[0])))
+        top = dict(heapq.nsmallest(TOP_ENTS, ents.items(), key=_by_weight))
         return self._weighted(f.terms, k), ents, self._weighted(f.xling, k), top
 
     def pair(self, item: Item, thread: Thread,
