@@ -18,7 +18,6 @@ Rules that make a run reproducible and a restart equal to one long run:
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,15 +28,27 @@ from itertools import chain
 import numpy as np
 from datasketch import MinHash
 
-from newsthreads.stories.analyse import ENTITY_PREFIX, NUMBER_PREFIX, Features
+from newsthreads.stories.analyse import ENTITY_PREFIX, Features
 from newsthreads.stories.duplicates import DuplicateIndex, Entry, signature
+from newsthreads.stories.kernels import (
+    NUMBER_KEY,
+    add_into,
+    count_doc,
+    dot,
+    heaviest,
+    missing,
+    names,
+    quantised_df,
+    squares,
+    top_keys,
+    unit_weighted,
+)
 from newsthreads.stories.model import MODEL, Model, PairFeatures
 
 DAY = 86400.0
 EPOCH_GROWTH = 1.25  # IDF's document count moves in steps of this factor
 SLACK = timedelta(days=32)  # the longest interval processed in order (a month)
 TOP_ENTS = 5  # the "who and where" of an article or thread
-NUMBER_KEY = ENTITY_PREFIX + NUMBER_PREFIX  # entity keys of numbers and dates in the text
 
 
 @dataclass(frozen=True)
@@ -144,17 +155,6 @@ class _IdfCache(dict):
         return value
 
 
-DF_EXACT_BITS = 6  # document frequencies keep this many significant bits in IDF
-
-
-def quantised_df(df: int) -> int:
-    """``df`` rounded down to 6 significant bits (steps under 3 %, so IDF moves by < 0.03):
-    a common term's IDF then stays cached across many documents instead of being recomputed
-    after each one, as with the document count's epochs."""
-    shift = df.bit_length() - DF_EXACT_BITS
-    return df >> shift << shift if shift > 0 else df
-
-
 @dataclass
 class State:
     """Everything a run continues from. ``df`` may be loaded lazily through ``df_loader``."""
@@ -196,22 +196,24 @@ class State:
         return before - len(self.df)
 
     def ensure_df(self, terms: Iterable[str]) -> None:
-        missing = [t for t in terms if t not in self.df]
-        if not missing:
+        self._load_df([t for t in terms if t not in self.df])
+
+    def ensure_df_of(self, features: Features) -> None:
+        """``ensure_df`` for every key of an article's features."""
+        self._load_df(missing(self.df, features.terms, features.entities, features.xling))
+
+    def _load_df(self, absent: list[str]) -> None:
+        if not absent:
             return
-        loaded = self.df_loader(sorted(missing)) if self.df_loader else {}
-        for t in missing:
+        loaded = self.df_loader(sorted(absent)) if self.df_loader else {}
+        for t in absent:
             self.df[t] = loaded.get(t, 0)
             self._idf.pop(t, None)
 
-    def count_doc(self, terms: Iterable[str]) -> None:
-        """One more document containing ``terms``."""
-        df, pop = self.df, self._idf.pop
-        for t in terms:
-            old = df.get(t, 0)
-            df[t] = old + 1
-            if quantised_df(old + 1) != quantised_df(old):  # else the cached IDF still holds
-                pop(t, None)
+    def count_doc(self, *vecs: dict[str, float]) -> None:
+        """One more document containing the keys of ``vecs``; a cached IDF is dropped only
+        when the key's quantised count moved."""
+        count_doc(self.df, self._idf, *vecs)
         self.n_docs += 1
 
     def _sync(self) -> None:
@@ -259,24 +261,11 @@ class State:
         del self.threads[thread.id]
 
 
-def _names(ents: dict[str, float]) -> dict[str, float]:
-    """Entities less the numbers and dates (``@#…``): those are scored by ``cos_nums`` only."""
-    return {t: v for t, v in ents.items() if not t.startswith(NUMBER_KEY)}
-
-
-def _by_weight(tv: tuple[str, float]) -> tuple[float, str]:
-    return -tv[1], tv[0]
-
-
 def _idf_norm(sums: dict[str, float], idf: dict[str, float]) -> float:
-    """|Σ tf·idf| of a thread's sums. The products are numpy's (the same IEEE products as
-    Python's), the sum is ``fsum``: exactly rounded, hence independent of dict order, which
-    differs between a thread built in memory and one read back from jsonb."""
-    n = len(sums)
-    if not n:
-        return 0.0
-    x = np.fromiter(sums.values(), float, n) * np.fromiter(map(idf.__getitem__, sums), float, n)
-    return math.sqrt(math.fsum((x * x).tolist()))
+    """|Σ tf·idf| of a thread's sums. The sum is ``fsum``: exactly rounded, hence independent
+    of dict order, which differs between a thread built in memory and one read back from
+    jsonb."""
+    return math.sqrt(math.fsum(squares(sums, idf))) if sums else 0.0
 
 
 def interval_gap_days(a_start: datetime, a_end: datetime, b_start: datetime,
@@ -384,40 +373,22 @@ class Clusterer:
     def _weighted(self, vec: dict[str, float], k: int) -> dict[str, float]:
         """The k heaviest terms of ``vec`` as unit TF-IDF weights, times IDF once more: the
         dot product with a centroid of TF sums is then Σ w·S (IDF applied to both sides)."""
-        idf = self.state.idf_map()
-        w = {t: v * idf[t] for t, v in vec.items()}
-        if len(w) > k:
-            w = dict(sorted(w.items(), key=_by_weight)[:k])
-        norm = math.sqrt(sum([x * x for x in w.values()]))
-        return {t: x * idf[t] / norm for t, x in w.items()} if norm else {}
+        return unit_weighted(vec, self.state.idf_map(), k)
 
     def _refresh_norms(self, thread: Thread) -> None:
         idf = self.state.idf_map()
         thread.norm_text = _idf_norm(thread.text, idf)
-        thread.norm_ents = _idf_norm(_names(thread.ents), idf)
+        thread.norm_ents = _idf_norm(names(thread.ents), idf)
         thread.norm_xling = _idf_norm(thread.xling, idf)
         thread.norm_epoch = self.state.epoch()
 
     @staticmethod
     def _cos(vec: dict[str, float], centroid: dict[str, float], norm: float) -> float:
-        if not norm:
-            return 0.0
-        dot = 0.0
-        get = centroid.get
-        for t, w in vec.items():
-            c = get(t)
-            if c is not None:
-                dot += w * c
-        return dot / norm
+        return dot(vec, centroid) / norm if norm else 0.0
 
     def _top(self, vec: dict[str, float], k: int) -> list[str]:
         """The k heaviest keys by weight × IDF (ties by key: deterministic)."""
-        idf = self.state.idf_map()
-        scored = [(-v * idf[t], t) for t, v in vec.items()]
-        if len(scored) > 4 * k:
-            return [t for _, t in heapq.nsmallest(k, scored)]
-        scored.sort()
-        return [t for _, t in scored[:k]]
+        return top_keys(vec, self.state.idf_map(), k)
 
     # -- the step ---------------------------------------------------------------------------
 
@@ -434,13 +405,13 @@ class Clusterer:
         """Advance the stream to ``item``; returns its index query keys."""
         st, feats = self.state, item.features
         st.seq += 1
-        st.ensure_df([*feats.terms, *feats.entities, *feats.xling])
+        st.ensure_df_of(feats)
         if item.dated:
             assert item.start is not None
             assert item.end is not None
             if st.hwm is None or item.end > st.hwm:
                 st.hwm = item.end
-        query = self._top({**feats.terms, **_names(feats.entities)}, self.params.query_keys)
+        query = self._top({**feats.terms, **names(feats.entities)}, self.params.query_keys)
         if self.fetch and item.start is not None:
             threads = (st.swept_before is not None
                        and item.start - self.window < st.swept_before)
@@ -466,7 +437,7 @@ class Clusterer:
         st.dups.add(item.article_id, mh, Entry(
             np.asarray(mh.hashvalues), item.shingle_count, thread.id, decision.duplicate_of,
             item.start, item.end, st.seq))
-        st.count_doc((*feats.terms, *feats.entities, *feats.xling))
+        st.count_doc(feats.terms, feats.entities, feats.xling)
         if st.seq % self.params.sweep_every == 0:
             self.sweep()
 
@@ -511,7 +482,7 @@ class Clusterer:
         # Ranking needs only the heaviest terms; the cosine the model scores is the full one
         # (``pair``), so the shortlist's values are reused only when they are full ones.
         full = len(xl) <= n
-        probe = xl if full else dict(heapq.nsmallest(n, xl.items(), key=_by_weight))
+        probe = xl if full else heaviest(xl, n)
         for thread in candidates:
             if thread.norm_epoch != epoch:
                 self._refresh_norms(thread)
@@ -526,8 +497,8 @@ class Clusterer:
         """The item's unit TF-IDF vectors (text, entities, xling) with the current IDF, and
         its heaviest entities with their weights."""
         f, k = item.features, self.params.item_terms
-        ents = self._weighted(_names(f.entities), k // 2)
-        top = dict(heapq.nsmallest(TOP_ENTS, ents.items(), key=_by_weight))
+        ents = self._weighted(names(f.entities), k // 2)
+        top = heaviest(ents, TOP_ENTS)
         return self._weighted(f.terms, k), ents, self._weighted(f.xling, k), top
 
     def pair(self, item: Item, thread: Thread,
@@ -598,11 +569,11 @@ class Clusterer:
         # a new epoch recomputes them. Either way a pure function of the event sequence.
         exact = thread.norm_epoch == st.epoch()
         thread.norm_text = self._add(thread.text, feats.terms, thread.norm_text)
-        names = _names(feats.entities)
-        thread.norm_ents = self._add(thread.ents, names, thread.norm_ents)
-        if len(names) < len(feats.entities):  # numbers: summed, outside the names' norm
+        names_ = names(feats.entities)
+        thread.norm_ents = self._add(thread.ents, names_, thread.norm_ents)
+        if len(names_) < len(feats.entities):  # numbers: summed, outside the names' norm
             for t, v in feats.entities.items():
-                if t not in names:
+                if t not in names_:
                     thread.ents[t] = thread.ents.get(t, 0.0) + v
         thread.norm_xling = self._add(thread.xling, feats.xling, thread.norm_xling)
         for t in feats.entities:
@@ -617,15 +588,15 @@ class Clusterer:
         if len(thread.ents) > 3 * k // 2:
             # Names and numbers (``@#…``) are pruned apart, each to its own budget: numbers
             # never crowd out names, and ``norm_ents`` stays the names' norm.
-            names = _names(thread.ents)
-            numbers = {t: v for t, v in thread.ents.items() if t not in names}
-            if len(names) > 3 * k // 2:
-                names, thread.norm_ents = self._prune(names, k // 2, thread.norm_ents)
+            kept = names(thread.ents)
+            numbers = {t: v for t, v in thread.ents.items() if t not in kept}
+            if len(kept) > 3 * k // 2:
+                kept, thread.norm_ents = self._prune(kept, k // 2, thread.norm_ents)
             if len(numbers) > 3 * k // 4:
                 numbers, _ = self._prune(numbers, k // 4, 0.0)
-            if len(names) + len(numbers) < len(thread.ents):
+            if len(kept) + len(numbers) < len(thread.ents):
                 thread.ents = {t: v for t, v in thread.ents.items()
-                               if t in names or t in numbers}
+                               if t in kept or t in numbers}
                 thread.display = {t: s for t, s in thread.display.items() if t in thread.ents}
         if not exact:
             self._refresh_norms(thread)
@@ -653,14 +624,7 @@ class Clusterer:
 
     def _add(self, sums: dict[str, float], vec: dict[str, float], norm: float) -> float:
         """Add ``vec`` to ``sums`` in place; returns the IDF-weighted norm updated to match."""
-        idf = self.state.idf_map()
-        sq = norm * norm
-        for t, v in vec.items():
-            old = sums.get(t, 0.0)
-            new = old + v
-            sums[t] = new
-            w = idf[t]
-            sq += (new * new - old * old) * w * w
+        sq = add_into(sums, vec, self.state.idf_map(), norm * norm)
         return math.sqrt(sq) if sq > 0 else 0.0
 
     def _prune(self, sums: dict[str, float], k: int,
@@ -676,9 +640,9 @@ class Clusterer:
 
     def _reindex(self, thread: Thread) -> None:
         st = self.state
-        keys = tuple(sorted(self._top({**thread.text, **_names(thread.ents)},
+        keys = tuple(sorted(self._top({**thread.text, **names(thread.ents)},
                                       self.params.index_keys)))
-        thread.top_ents = tuple(self._top(_names(thread.ents), TOP_ENTS))
+        thread.top_ents = tuple(self._top(names(thread.ents), TOP_ENTS))
         if keys == thread.keys:
             return
         for key in set(thread.keys) - set(keys):

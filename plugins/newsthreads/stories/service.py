@@ -34,6 +34,7 @@ from newsthreads.stories.cluster import (
 )
 from newsthreads.stories.duplicates import Entry, from_bytes, to_bytes
 from newsthreads.stories.items import item_from_row
+from newsthreads.stories.kernels import ACCELERATED
 from newsthreads.stories.label import thread_label
 from newsthreads.stories.model import Model
 from newsthreads.stories.prefetch import MIN_ARTICLES, Prefetcher
@@ -282,8 +283,10 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
         stats.imputed += store.impute_missing(conn)
     stats.seconds = time.perf_counter() - began
     log.info("clustered %d articles: %d new threads, %d duplicates, %d dates imputed "
-             "in %.2fs", stats.assigned, stats.new_threads, stats.duplicates, stats.imputed,
-             stats.seconds)
+             "in %.2fs%s", stats.assigned, stats.new_threads, stats.duplicates, stats.imputed,
+             stats.seconds, "" if ACCELERATED else
+             " (C kernels not built: pure Python, same threads, about 2x slower; reinstall"
+             " the package with a C compiler present)")
     return stats
 
 

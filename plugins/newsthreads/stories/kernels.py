@@ -1,0 +1,147 @@
+"""The clustering's hot loops over term → weight dicts: the definitions, and their C versions.
+
+Each function below is the reference: plain Python that says what the result is. When the
+extension ``_kernels`` (``_kernels.c``, built by ``pip install``) is importable, the names are
+rebound to its functions, which return the same values bit for bit (the tests compare both on
+random input); they only skip the interpreter's per-term overhead. Without a C compiler, or
+when ``plugins/`` is used as a plain folder, the Python versions run and threads come out the
+same, only slower. ``ACCELERATED`` says which is in use (logged by ``cluster_pending``).
+
+Float operations keep one order and association in both versions: dicts are walked in
+insertion order and sums are plain left-to-right additions (not ``sum()``, which Python 3.12
+made compensated), so a restarted run still equals one long run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+from collections.abc import Mapping
+
+from newsthreads.stories.analyse import ENTITY_PREFIX, NUMBER_PREFIX
+
+NUMBER_KEY = ENTITY_PREFIX + NUMBER_PREFIX  # entity keys of numbers and dates in the text: '@#'
+DF_EXACT_BITS = 6  # document frequencies keep this many significant bits in IDF
+
+
+def quantised_df(df: int) -> int:
+    """``df`` rounded down to 6 significant bits (steps under 3 %, so IDF moves by < 0.03):
+    a common term's IDF then stays cached across many documents instead of being recomputed
+    after each one."""
+    shift = df.bit_length() - DF_EXACT_BITS
+    return df >> shift << shift if shift > 0 else df
+
+
+def dot(vec: dict[str, float], centroid: dict[str, float]) -> float:
+    """Σ vec[t]·centroid[t] over the terms of ``vec`` that ``centroid`` holds."""
+    total = 0.0
+    get = centroid.get
+    for t, w in vec.items():
+        c = get(t)
+        if c is not None:
+            total += w * c
+    return total
+
+
+def add_into(sums: dict[str, float], vec: dict[str, float], idf: Mapping[str, float],
+             sq: float) -> float:
+    """``sums += vec`` in place; returns the squared IDF-weighted norm ``sq`` moved to match."""
+    for t, v in vec.items():
+        old = sums.get(t, 0.0)
+        new = old + v
+        sums[t] = new
+        w = idf[t]
+        sq += (new * new - old * old) * w * w
+    return sq
+
+
+def scaled(vec: dict[str, float], idf: Mapping[str, float]) -> dict[str, float]:
+    """{t: vec[t]·idf[t]}."""
+    return {t: v * idf[t] for t, v in vec.items()}
+
+
+def squares(sums: dict[str, float], idf: Mapping[str, float]) -> list[float]:
+    """[(sums[t]·idf[t])²]: the terms of a norm, for an exactly rounded ``math.fsum``."""
+    out = []
+    for t, v in sums.items():
+        x = v * idf[t]
+        out.append(x * x)
+    return out
+
+
+def _by_weight(tv: tuple[str, float]) -> tuple[float, str]:
+    return -tv[1], tv[0]
+
+
+def top_keys(vec: dict[str, float], idf: Mapping[str, float], k: int) -> list[str]:
+    """The k keys of heaviest weight × IDF, ties by key (deterministic)."""
+    scored = [(-v * idf[t], t) for t, v in vec.items()]
+    if len(scored) > 4 * k:
+        return [t for _, t in heapq.nsmallest(k, scored)]
+    scored.sort()
+    return [t for _, t in scored[:k]]
+
+
+def heaviest(vec: dict[str, float], k: int) -> dict[str, float]:
+    """The k largest entries, heaviest first, ties by key."""
+    return dict(heapq.nsmallest(k, vec.items(), key=_by_weight))
+
+
+def unit_weighted(vec: dict[str, float], idf: Mapping[str, float], k: int) -> dict[str, float]:
+    """The k heaviest of vec·idf as a unit vector, times IDF once more: its dot product with a
+    centroid of TF sums is then Σ w·S with IDF applied to both sides."""
+    w = scaled(vec, idf)
+    if len(w) > k:
+        w = dict(sorted(w.items(), key=_by_weight)[:k])
+    sq = 0.0
+    for x in w.values():
+        sq += x * x
+    norm = math.sqrt(sq)
+    return {t: x * idf[t] / norm for t, x in w.items()} if norm else {}
+
+
+def names(ents: dict[str, float]) -> dict[str, float]:
+    """Entities less the numbers and dates (``@#…``)."""
+    return {t: v for t, v in ents.items() if not t.startswith(NUMBER_KEY)}
+
+
+def count_doc(df: dict[str, int], idf: dict[str, float], *vecs: dict[str, float]) -> None:
+    """One more document holding every key of ``vecs``; a key whose count moved to another
+    quantisation step loses its cached IDF."""
+    pop = idf.pop
+    for vec in vecs:
+        for t in vec:
+            old = df.get(t, 0)
+            df[t] = old + 1
+            if quantised_df(old + 1) != quantised_df(old):
+                pop(t, None)
+
+
+def missing(df: Mapping[str, int], *vecs: dict[str, float]) -> list[str]:
+    """The keys of ``vecs`` that ``df`` does not hold yet."""
+    return [t for vec in vecs for t in vec if t not in df]
+
+
+PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heaviest,
+                                  unit_weighted, names, count_doc, missing)}
+
+ACCELERATED = False
+if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
+    try:
+        from newsthreads.stories._kernels import (  # type: ignore[no-redef]  # noqa: F811
+            add_into,
+            count_doc,
+            dot,
+            heaviest,
+            missing,
+            names,
+            scaled,
+            squares,
+            top_keys,
+            unit_weighted,
+        )
+
+        ACCELERATED = True
+    except ImportError:  # no compiler at install time, or plugins/ used as a bare folder
+        pass

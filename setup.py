@@ -1,0 +1,14 @@
+"""Build step for the one C extension; everything else is declared in pyproject.toml.
+
+``-ffp-contract=off``: no fused multiply-add, so the C kernels round exactly as their Python
+definitions in ``stories/kernels.py`` do (tested bit for bit).
+"""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension(
+    "newsthreads.stories._kernels",
+    sources=["plugins/newsthreads/stories/_kernels.c"],
+    extra_compile_args=["-O2", "-ffp-contract=off", "-fno-strict-aliasing"],
+    optional=True,  # without a compiler the Python definitions run (same results, slower)
+)])

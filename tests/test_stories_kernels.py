@@ -1,0 +1,144 @@
+"""The C kernels (``stories/_kernels.c``) against their Python definitions (``stories/kernels.py``).
+
+Bit for bit: dict contents *and order* (later sums walk dicts in order) and every float exactly,
+on random input from Hypothesis; then a whole clustering run with and without the C code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from newsthreads.stories import kernels
+from newsthreads.stories.cluster import State
+
+C = pytest.importorskip("newsthreads.stories._kernels", reason="C kernels not built")
+PY = kernels.PYTHON
+ROOT = Path(__file__).resolve().parent.parent
+
+# Keys as the clusterer has them: stems, '@' entities, '@#' numbers, '~' language-blind keys,
+# some shared between vectors so that lookups hit and miss.
+keys = st.sampled_from([f"{p}{w}" for p in ("", "@", "@#", "~")
+                        for w in ("kim", "putin", "møte", "2019", "a", "zz", "æøå", "summit")])
+weights = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_subnormal=True)
+vectors = st.dictionaries(keys, weights, max_size=24)
+counts = st.dictionaries(keys, st.integers(min_value=0, max_value=5_000_000), max_size=24)
+
+
+def same(a: object, b: object) -> bool:
+    """Equal, with dicts also in the same order and floats identical to the bit."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a.hex() == b.hex()
+    return a == b
+
+
+def idf_cache(df: dict[str, int], n_docs: int) -> dict[str, float]:
+    """A real IDF cache, empty, as the clusterer hands it to the kernels."""
+    state = State(df=dict(df), n_docs=n_docs)
+    return state.idf_map()
+
+
+def test_the_extension_was_built_and_is_used() -> None:
+    # pip install builds it (setup.py); a silent build failure would fall back to Python
+    assert kernels.ACCELERATED
+    assert kernels.dot is C.dot
+
+
+@settings(max_examples=300, deadline=None)
+@given(vectors, vectors)
+def test_dot(vec: dict[str, float], centroid: dict[str, float]) -> None:
+    assert same(C.dot(vec, centroid), PY["dot"](vec, centroid))
+
+
+@settings(max_examples=300, deadline=None)
+@given(vectors, vectors, counts, st.integers(0, 10**6), st.floats(0, 1e6))
+def test_add_into_and_the_idf_the_c_code_computes(sums: dict[str, float], vec: dict[str, float],
+                                                   df: dict[str, int], n_docs: int,
+                                                   sq: float) -> None:
+    a, b = dict(sums), dict(sums)
+    idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
+    assert same(C.add_into(a, vec, idf_c, sq), PY["add_into"](b, vec, idf_py, sq))
+    assert same(a, b)
+    # idf_c was filled in C, idf_py by the cache's own __missing__: the same values
+    assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
+
+
+@settings(max_examples=200, deadline=None)
+@given(vectors, counts, st.integers(0, 10**6), st.integers(0, 30))
+def test_weights_norms_and_rankings(vec: dict[str, float], df: dict[str, int], n_docs: int,
+                                    k: int) -> None:
+    for name, args in [("scaled", ()), ("squares", ()), ("top_keys", (k,)),
+                       ("unit_weighted", (k,))]:
+        got = getattr(C, name)(vec, idf_cache(df, n_docs), *args)
+        want = PY[name](vec, idf_cache(df, n_docs), *args)
+        assert same(got, want), name
+    assert same(C.heaviest(vec, k), PY["heaviest"](vec, k))
+    assert same(C.names(vec), PY["names"](vec))
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts, st.lists(vectors, max_size=3), st.integers(0, 10**6))
+def test_count_doc_and_missing(df: dict[str, int], vecs: list[dict[str, float]],
+                               n_docs: int) -> None:
+    assert same(C.missing(df, *vecs), PY["missing"](df, *vecs))
+    df_c, df_py = dict(df), dict(df)
+    idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
+    for t in df:  # a full cache, so that dropping stale entries shows
+        idf_c[t], idf_py[t] = idf_c[t], idf_py[t]
+    C.count_doc(df_c, idf_c, *vecs)
+    PY["count_doc"](df_py, idf_py, *vecs)
+    assert df_c == df_py
+    assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
+
+
+def test_wrong_types_are_a_clear_error_not_a_crash() -> None:
+    with pytest.raises(TypeError, match="centroid must be a dict"):
+        C.dot({"a": 1.0}, [("a", 1.0)])
+    with pytest.raises(TypeError, match="must be real number"):
+        C.dot({"a": "x"}, {"a": 1.0})
+    with pytest.raises(KeyError):
+        C.scaled({"a": 1.0}, {})  # a plain dict has no IDF to compute
+    with pytest.raises(TypeError):
+        C.top_keys({1: 1.0, 2: 2.0}, {1: 1.0, 2: 1.0}, 1)
+
+
+_RUN = """
+import json, sys
+sys.path.insert(0, {bench!r})
+from bench_threading import stream
+from newsthreads.stories import kernels
+from newsthreads.stories.cluster import Clusterer, State
+from newsthreads.stories.items import item_from_fields
+items = [item_from_fields(a.id, title=a.title, lead=None, body=a.body, language="en",
+                          start=a.start, end=a.end) for a in stream(1500)]
+clusterer = Clusterer(State())
+out = [clusterer.assign(i) for i in sorted(items, key=lambda i: i.start is None)]
+norms = sorted((t.id, t.norm_text.hex(), t.norm_ents.hex(), t.norm_xling.hex(), t.keys)
+               for t in clusterer.state.threads.values())
+print(json.dumps([kernels.ACCELERATED, [(d.article_id, d.thread_id, d.duplicate_of,
+                                          d.score and d.score.hex()) for d in out], norms]))
+"""
+
+
+def test_a_clustering_run_is_the_same_with_and_without_the_c_kernels() -> None:
+    script = _RUN.format(bench=str(ROOT / "bench"))
+    runs = {}
+    for pure in ("", "1"):
+        env = {**os.environ, "NEWSTHREADS_PURE_PYTHON": pure}
+        out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                             capture_output=True, text=True, timeout=600)
+        accelerated, decisions, norms = json.loads(out.stdout)
+        runs[accelerated] = (decisions, norms)
+    assert set(runs) == {True, False}
+    assert runs[True] == runs[False]
+    assert len({d[1] for d in runs[True][0]}) > 50  # threads were formed, joined and scored
