@@ -2,7 +2,7 @@
 
 ``stories.service`` calls these with an open psycopg connection inside its transaction
 (thread listing and export for the CLI live in ``store.export``). Statements are
-parameterised; arrays travel as arrays, never as SQL text.
+parameterised; lists travel as arrays or JSON parameters, never as SQL text.
 """
 
 from __future__ import annotations
@@ -134,20 +134,24 @@ def write_counters(conn: psycopg.Connection, n_docs: int, seq: int,
 def read_df(conn: psycopg.Connection, terms: Sequence[str]) -> dict[str, int]:
     if not terms:
         return {}
-    rows = conn.execute("SELECT term, df FROM thread_term_df WHERE term = ANY(%s)",
-                        (list(terms),)).fetchall()
+    rows = conn.execute(  # a JSON list, not text[]: see add_df
+        "SELECT d.term, d.df FROM jsonb_array_elements_text(%s::jsonb) AS q(term) "
+        "JOIN thread_term_df d ON d.term = q.term", (Jsonb(list(terms), dumps=_json),)).fetchall()
     return {t: int(df) for t, df in rows}
 
 
 def add_df(conn: psycopg.Connection, increments: dict[str, int]) -> None:
-    """Add document-frequency increments (one statement, sorted to avoid lock-order trouble)."""
+    """Add document-frequency increments: one statement, rows in one fixed order (no lock-order
+    trouble between concurrent runs). The counts travel as one JSON object: a batch holds
+    ~100,000 terms, and psycopg builds text[] parameters in Python (a third of the batch's
+    save time), msgspec encodes the object in C."""
     if not increments:
         return
-    terms = sorted(increments)
     conn.execute(
-        "INSERT INTO thread_term_df (term, df) SELECT * FROM unnest(%s::text[], %s::int[]) "
+        "INSERT INTO thread_term_df (term, df) "
+        "SELECT key, value::int FROM jsonb_each_text(%s::jsonb) ORDER BY key COLLATE \"C\" "
         "ON CONFLICT (term) DO UPDATE SET df = thread_term_df.df + EXCLUDED.df",
-        (terms, [increments[t] for t in terms]))
+        (Jsonb(increments, dumps=_json),))
 
 
 def allocate_thread_ids(conn: psycopg.Connection, n: int) -> list[int]:
