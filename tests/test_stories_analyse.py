@@ -5,11 +5,14 @@ Texts are synthetic (written for these tests) or the repository's seed files.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
+import newsthreads.stories.analyse as analysis
 import numpy as np
 import pytest
 from conftest import SEEDS
+from datasketch import MinHash
 from newsthreads.normalise.seedtext import parse_seed_text
 from newsthreads.stories.analyse import analyse, entity_key, xling_key
 from newsthreads.stories.cluster import Clusterer, Item, State, interval_gap_days
@@ -66,6 +69,64 @@ def test_analyse_norwegian_entities_and_stems() -> None:
 def test_unknown_language_falls_back_to_prefixes() -> None:
     f = analyse("Politikerne diskuterte politikken lenge", language="xx")
     assert "politi" in f.terms
+
+
+UNICODE_DIGITS = "٢٠١٣ ١٢ ２０１９ 10² september ٢"
+# Strings that the fast paths of the analysis (prefilters, one-pass tokenising) must treat as
+# the plain regular-expression scans do: dates in many spellings, case-blind look-alikes of
+# month letters, clock times, Unicode digits, sentence ends with up to three spaces.
+TRICKY = [
+    "", "1234", "...", "\n\n", "x" * 40 + " 5", " " * 60 + "7", "ſeptember 12 oKt 3 Aprıl 5",
+    "May 5 and may 5, June 12th. Sept. 3 1999; 28. juli 2019, 28th of July. DEC 24",
+    "Dec 32, Dec 0, Dec 31, 2020 at 12:30; jan. 1 jan.1 JAN  1 mayo\n\n7 marzo3 augustus 15th",
+    "1,000 and 1.000 and 7.1 and 007 and 81st, 12e 12er, 1999-2000 2000/01 10:15",
+    UNICODE_DIGITS,
+    "Mr. Smith. The The. «Deretter» sa Kim. \n\nDeretter kom NATO-sjefen.\n \n Kim",
+    "Putin's visit: Putins.   Erdoğan. — Erdoğan! (Kim) [Jong-un] “Moon” ;  Moon:\tMoon",
+    "İstanbul. İSTANBUL istanbul. Ǆemal ǅemal. ÆØÅ æøå. Ωμέγα ΩΜΈΓΑ",
+]
+
+
+def test_month_day_hints_find_what_finditer_finds() -> None:
+    for text in TRICKY + [t.upper() for t in TRICKY] + [t.lower() for t in TRICKY]:
+        assert ([m.span() for m in analysis._month_days(text)]
+                == [m.span() for m in analysis._MONTH_DAY.finditer(text)]), text
+
+
+def test_digit_first_patterns_match_as_the_plain_ones() -> None:
+    plain = {
+        analysis._DAY_MONTH: re.compile(r"\b(\d{1,2})(?:\.|st|nd|rd|th)?\s+(?:of\s+)?("
+                                        + analysis._MONTH_RE + r")\b\.?", re.IGNORECASE),
+        analysis._YEAR: re.compile(r"(?<![\d.,:/-])((?:19|20)\d\d)(?![\d:])"),
+        analysis._NUMBER: re.compile(r"(?<![\d.,:/\w-])(\d+(?:[.,]\d+)*)(?:st|nd|rd|th|e|er)?"
+                                     r"(?![\d:/]|[.,]\d|\w)"),
+    }
+    texts = TRICKY + [a + b for a in ("", "x", "1", ".", "-", ":", " ", "\n")
+                      for b in ("19", "2019", "12 may", "3,5", "81st", "1 of June", "07")]
+    for fast, reference in plain.items():
+        for text in texts:
+            assert ([(m.span(), m.groups()) for m in fast.finditer(text)]
+                    == [(m.span(), m.groups()) for m in reference.finditer(text)]), text
+
+
+def test_numbers_prefilter_agrees_with_the_full_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = [analysis._numbers(text) for text in TRICKY]
+    monkeypatch.setattr(analysis, "_DIGIT", re.compile(""))  # every text "has a digit"
+    monkeypatch.setattr(analysis, "_month_days", analysis._MONTH_DAY.finditer)
+    assert [analysis._numbers(text) for text in TRICKY] == fast
+    # Unicode digits are digits to every pattern, so to the prefilter too
+    assert fast[TRICKY.index(UNICODE_DIGITS)] == ["#09-02", "#٢٠١٣", "#١٢", "#２０１９"]
+
+
+def test_sentence_initial_tokens_are_the_look_back_ones() -> None:
+    """A token is sentence-initial if a sentence end and only spaces are in the three
+    characters before it (or it starts the text)."""
+    sentence_end = re.compile(analysis._END + r"\s*$")
+    for text in TRICKY:
+        expected = [(m.group(), m.start() == 0 or sentence_end.search(
+            text, max(0, m.start() - 3), m.start()) is not None)
+            for m in analysis._WORD.finditer(text)]
+        assert [(a or b, bool(a)) for a, b in analysis._tokens_at(text)] == expected, text
 
 
 def entry(mh, size: int) -> Entry:
@@ -128,6 +189,18 @@ def test_signature_round_trips_and_excerpts_match() -> None:
     index.add(1, mh, entry(mh, len(f_full.shingles)))
     match = index.matches(signature(f_ex.shingles), len(f_ex.shingles))
     assert match and match[0].containment >= 0.75
+
+
+def test_signature_is_datasketchs() -> None:
+    from newsthreads.stories.duplicates import _TEMPLATE, NUM_PERM, SCHEME, _hash
+
+    for shingles in (set(), {"a b c"}, {f"ord {i} æøå" for i in range(300)}, {"x\ny z", "y"}):
+        mh = MinHash(num_perm=NUM_PERM, hashfunc=_hash, permutations=_TEMPLATE.permutations,
+                     scheme=SCHEME)
+        mh.update_batch([s.encode("utf-8") for s in sorted(shingles)])
+        fast = signature(shingles)
+        assert fast.hashvalues.dtype == mh.hashvalues.dtype
+        assert np.array_equal(fast.hashvalues, mh.hashvalues) and fast == mh
 
 
 def test_interval_gap_respects_precision() -> None:

@@ -13,8 +13,13 @@ import math
 import re
 import sys
 import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import chain, compress, repeat
+from operator import mul, truediv
+from typing import Generic, TypeVar, cast
 
 import snowballstemmer
 
@@ -33,8 +38,14 @@ FALLBACK_PREFIX = 6  # crude but language-blind stemming: "politikere" and "poli
 ENTITY_PREFIX = "@"  # entity keys share the document-frequency table with stems
 XLING_PREFIX = "~"  # language-blind word keys (see xling_key)
 
-_WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
-_SENTENCE_END = re.compile(r"[.!?:;«»\"“”()\[\]–—\n]\s*$")
+_WORD_RE = r"\w+(?:[-'’]\w+)*"
+_WORD = re.compile(_WORD_RE, re.UNICODE)
+_END = r"[.!?:;«»\"“”()\[\]–—\n]"  # what ends a sentence (or opens a quote)
+# _WORD's tokens, in group 1 if a sentence end and at most two spaces come before the token
+# (_SENTENCE_END in the three characters before it), else in group 2: one findall instead of a
+# finditer and a look-back search per capitalised token. Neither sentence ends nor spaces are
+# ever part of a token, so consuming them leaves the tokens as _WORD finds them.
+_WORD_AT = re.compile(rf"{_END}\s{{0,2}}({_WORD_RE})|({_WORD_RE})", re.UNICODE)
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "ł": "l", "đ": "d", "þ": "th",
                        "ð": "d", "œ": "oe", "ı": "i"})
 
@@ -57,13 +68,45 @@ for _i, _names in enumerate((
     for _n in _names.split():
         MONTHS[_n] = _i
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
-_DAY_MONTH = re.compile(r"\b(\d{1,2})(?:\.|st|nd|rd|th)?\s+(?:of\s+)?(" + _MONTH_RE + r")\b\.?",
-                        re.IGNORECASE)
+# The patterns that start at a digit look at what comes before it *after* the first digit(s):
+# '\d(?<!\w\d)' is '\b\d', '\d(?<![...]\d)' is '(?<![...])\d'. The same matches, but a pattern
+# that starts with a digit lets the regex engine skip ahead to the next digit in C, where one
+# that starts with a look-behind is tried at every position of the text. (The plain forms are
+# in tests/test_stories_analyse.py, which checks that both match alike.)
+_DAY_MONTH = re.compile(r"(\d(?<!\w\d)\d?)(?:\.|st|nd|rd|th)?\s+(?:of\s+)?(" + _MONTH_RE
+                        + r")\b\.?", re.IGNORECASE)
 _MONTH_DAY = re.compile(r"\b(" + _MONTH_RE + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?![.,]?\d)",
                         re.IGNORECASE)
-_YEAR = re.compile(r"(?<![\d.,:/-])((?:19|20)\d\d)(?![\d:])")
-_NUMBER = re.compile(r"(?<![\d.,:/\w-])(\d+(?:[.,]\d+)*)(?:st|nd|rd|th|e|er)?(?![\d:/]|[.,]\d|\w)")
+_YEAR = re.compile(r"((?:19|20)(?<![\d.,:/-]\d\d)\d\d)(?![\d:])")
+_NUMBER = re.compile(r"(\d(?<![\d.,:/\w-]\d)\d*(?:[.,]\d+)*)(?:st|nd|rd|th|e|er)?"
+                     r"(?![\d:/]|[.,]\d|\w)")
+_DIGIT = re.compile(r"\d")  # every pattern above needs one (the same \d: Unicode decimals)
+# Where _MONTH_DAY can match: before a digit, spaces, maybe a full stop, and a whole word as
+# long as a month name (every character that the month names match case-blind, 'ſ', 'K', 'ı'
+# too, is a word character). Trying the case-blind alternation of ~90 names at every word, as
+# _MONTH_DAY.finditer does, was most of the analysis time; spaces before digits are few and
+# the engine finds them in C. _MONTH_BEFORE reads back from such a space in the reversed text.
+_SPACE_DIGIT = re.compile(r"\s(?=\d)")
+_MONTH_BEFORE = re.compile(rf"\s+\.?(\w{{{min(map(len, MONTHS))},{max(map(len, MONTHS))}}})\b")
 NUMBER_PREFIX = "#"  # entity keys of numbers and dates written in the text: '@#2013', '@#07-28'
+
+
+def _month_days(text: str) -> list[re.Match[str]]:
+    """``list(_MONTH_DAY.finditer(text))``, with the pattern tried only where it can match:
+    in order, and never inside an earlier match, as finditer would."""
+    found: list[re.Match[str]] = []
+    end = 0
+    backwards = ""
+    for space in _SPACE_DIGIT.finditer(text):
+        backwards = backwards or text[::-1]
+        word = _MONTH_BEFORE.match(backwards, len(text) - 1 - space.start())
+        if word is None:
+            continue
+        start = len(text) - word.end(1)  # where the word starts (hints come in text order)
+        if start >= end and (m := _MONTH_DAY.match(text, start)) is not None:
+            found.append(m)
+            end = m.end()
+    return found
 
 
 def _numbers(text: str) -> list[str]:
@@ -71,6 +114,8 @@ def _numbers(text: str) -> list[str]:
     day and month ('#07-28' for 'July 28', '28. juli', '28th of July'), other numbers of two
     or more digits, with decimals or as ordinals ('#95', '#7.1', '#81' for '81st', '#1.000'
     for both '1,000' and '1.000'). Clock times and numbers inside a date are left out."""
+    if _DIGIT.search(text) is None:
+        return []
     out: list[str] = []
     used: list[tuple[int, int]] = []
     for m in _DAY_MONTH.finditer(text):
@@ -78,7 +123,7 @@ def _numbers(text: str) -> list[str]:
         if 1 <= day <= 31:
             out.append(f"#{month:02d}-{day:02d}")
             used.append(m.span())
-    for m in _MONTH_DAY.finditer(text):
+    for m in _month_days(text):
         day, month = int(m.group(2)), MONTHS[fold(m.group(1))]
         # 'may 5' in lower case is a verb more often than a month
         if 1 <= day <= 31 and (m.group(1)[0].isupper() or len(m.group(1)) > 3):
@@ -128,6 +173,30 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Memo(dict[_K, _V], Generic[_K, _V]):
+    """A pure function's results by argument, read with plain dict lookups (``memo[word]``,
+    ``map(memo.__getitem__, words)``): cheaper than a call per word, and words repeat.
+    Bounded: emptied when it grows past ``limit``."""
+
+    def __init__(self, function: Callable[[_K], _V], limit: int = 300_000) -> None:
+        super().__init__()
+        self.function = function
+        self.limit = limit
+
+    def __missing__(self, key: _K) -> _V:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[key] = self.function(key)
+        return value
+
+
+_FOLDED: _Memo[str, str] = _Memo(fold)
+
+
 _PHONETIC = (("sch", "s"), ("tsj", "ch"), ("ch", "k"), ("ck", "k"), ("ph", "f"), ("th", "t"),
              ("sj", "s"), ("sh", "s"), ("c", "k"), ("q", "k"), ("w", "v"), ("z", "s"),
              ("x", "ks"), ("y", "i"), ("j", "i"), ("ae", "e"), ("aa", "a"))
@@ -173,37 +242,32 @@ def _stemmer(language: str):
 
 
 class _WordTable:
-    """Per language, word → (stem or None for a stopword, cross-language key or None).
+    """Per language, word → stem (None for a stopword).
 
-    Snowball is pure Python and news vocabulary repeats: each word is analysed once per
-    language and process. Bounded: the table is emptied when it grows past ``limit``.
+    Snowball is pure Python and news vocabulary repeats: each word is stemmed once per
+    language and process. Bounded: a language's table is emptied when it grows past ``limit``.
     """
 
     def __init__(self, limit: int = 300_000) -> None:
-        self.tables: dict[str, dict[str, tuple[str | None, str | None]]] = {}
+        self.tables: dict[str, _Memo[str, str | None]] = {}
         self.limit = limit
 
-    def table(self, language: str) -> dict[str, tuple[str | None, str | None]]:
+    def table(self, language: str) -> _Memo[str, str | None]:
         table = self.tables.get(language)
-        if table is None or len(table) > self.limit:
-            table = self.tables[language] = {}
+        if table is None:
+            table = self.tables[language] = _Memo(partial(self.info, language), self.limit)
         return table
 
     @staticmethod
-    def info(language: str, word: str) -> tuple[str | None, str | None]:
-        xk = _xling(word)
+    def info(language: str, word: str) -> str | None:
         if word in STOPWORDS.get(language, ()) or len(word) < 2:
-            return None, xk
+            return None
         stemmer = _stemmer(language)
         stem = fold(stemmer.stemWord(word) if stemmer else word[:FALLBACK_PREFIX])
-        return (sys.intern(stem) if len(stem) >= 2 else None), xk
+        return sys.intern(stem) if len(stem) >= 2 else None
 
     def stem(self, language: str, word: str) -> str | None:
-        table = self.table(language)
-        info = table.get(word)
-        if info is None:
-            info = table[word] = self.info(language, word)
-        return info[0]
+        return self.table(language)[word]
 
 
 _WORDS = _WordTable()
@@ -212,6 +276,9 @@ _WORDS = _WordTable()
 def _xling(word: str) -> str | None:
     key = xling_key(word)
     return sys.intern(XLING_PREFIX + key) if key else None
+
+
+_XLING: _Memo[str, str | None] = _Memo(_xling)
 
 
 def normalise_language(language: str | None, text: str) -> str:
@@ -226,48 +293,103 @@ def normalise_language(language: str | None, text: str) -> str:
         return "und"
 
 
+def _counts(keys: Iterable[str | None]) -> dict[str, int]:
+    """How often each key occurs (None is no key), in order of first occurrence."""
+    counts = Counter(keys)
+    counts.pop(None, None)
+    return cast(dict[str, int], counts)
+
+
+_WEIGHT: _Memo[int, float] = _Memo(lambda count: 1.0 + math.log(count))  # sublinear TF
+
+
 def _unit(counts: dict[str, int]) -> dict[str, float]:
-    weights = {t: 1.0 + math.log(c) for t, c in counts.items()}
-    norm = math.sqrt(sum(w * w for w in weights.values()))
-    return {t: w / norm for t, w in sorted(weights.items())} if norm else {}
+    weight = _WEIGHT.__getitem__
+    weights = list(map(weight, counts.values()))
+    # summed in the counts' order: float addition is not associative
+    norm = math.sqrt(sum(map(mul, weights, weights)))
+    if not norm:
+        return {}
+    keys = sorted(counts)
+    return dict(zip(keys, map(truediv, map(weight, map(counts.__getitem__, keys)), repeat(norm)),
+                    strict=True))
+
+
+def _may_be_name(token: str) -> bool:
+    """Capitalised, not all lower case, no digits."""
+    return (not token.islower() and token[0].isupper()
+            and not any(ch.isdigit() for ch in token))
+
+
+def _name_parts(token: str) -> tuple[tuple[str, str], ...]:
+    """(entity key, display form) of each name in a capitalised token:
+    'Jong-un' → ('@jong', 'Jong')."""
+    found: list[tuple[str, str]] = []
+    for part in token.split("-"):
+        if len(part) < 2 or not part[0].isupper():
+            continue
+        key = entity_key(part)
+        if key:
+            # Show the name as written, less a genitive: 'Putins' → 'Putin'.
+            if len(part) > len(key) and fold(part[:len(key)]) == key:
+                part = part[:len(key)]
+            found.append((sys.intern(ENTITY_PREFIX + key), part.rstrip("'’")))
+    return tuple(found)
+
+
+# by (token, '') or ('', token), as _WORD_AT finds them
+_MAY_BE_NAME: _Memo[tuple[str, str], bool] = _Memo(lambda pair: _may_be_name(max(pair)))
+_NAME_PARTS: _Memo[str, tuple[tuple[str, str], ...]] = _Memo(_name_parts)
+
+
+def _tokens_at(text: str) -> list[tuple[str, str]]:
+    """_WORD's tokens as (token, '') if sentence-initial, else ('', token)."""
+    pairs = _WORD_AT.findall(text)
+    if pairs and _WORD.match(text):  # the first token starts the text
+        pairs[0] = (max(pairs[0]), "")
+    return pairs
 
 
 def _entities(text: str) -> list[tuple[str, str]]:
-    """Capitalised tokens that look like names: (key, surface).
+    """Capitalised tokens that look like names: (entity key, display form).
 
     A sentence-initial capitalised word ("Deretter", "The") counts only if it also occurs
     capitalised inside a sentence and never in lower case: names recur, function words do not.
     """
-    candidates: list[tuple[str, bool]] = []
-    inside: set[str] = set()
-    lowercase: set[str] = set()
-    for match in _WORD.finditer(text):
-        token = match.group()
-        if token.islower():
-            lowercase.add(token)
-            continue
-        if not token[0].isupper() or any(ch.isdigit() for ch in token):
-            continue
-        start = match.start()
-        initial = start == 0 or _SENTENCE_END.search(text, max(0, start - 3), start) is not None
-        if not initial:
-            inside.add(token)
-        candidates.append((token, initial))
+    pairs = _tokens_at(text)
+    candidates = list(compress(pairs, map(_MAY_BE_NAME.__getitem__, pairs)))
+    inside = {token for _, token in candidates}  # names seen inside a sentence ('' too)
+    tokens: set[str] | None = None
     found: list[tuple[str, str]] = []
-    for token, initial in candidates:
-        if initial and not token.isupper() and (
-                token not in inside or token.lower() in lowercase):
-            continue
-        for part in token.split("-"):
-            if len(part) < 2 or not part[0].isupper():
-                continue
-            key = entity_key(part)
-            if key:
-                # Show the name as written, less a genitive: 'Putins' → 'Putin'.
-                if len(part) > len(key) and fold(part[:len(key)]) == key:
-                    part = part[:len(key)]
-                found.append((key, part))
+    for initial_token, token in candidates:
+        if initial_token:
+            token = initial_token
+            if not token.isupper():
+                if token not in inside:
+                    continue
+                lower = token.lower()
+                if lower.islower():  # a function word if it also occurs in lower case
+                    if tokens is None:
+                        tokens = set(chain.from_iterable(pairs))
+                    if lower in tokens:
+                        continue
+        found.extend(_NAME_PARTS[token])
     return found
+
+
+def _shingle_words(text: str, dup_text: str | None, words: list[str]) -> list[str]:
+    """The folded words of ``dup_text`` (or ``text``), for shingles. ``words`` are the words of
+    ``text.lower()``; when ``dup_text`` is ASCII (folding is lower-casing then) and ends
+    ``text`` after a line break (items join title, lead and body so), they end with its words:
+    no line break is part of a word, and none changes how lower-casing treats what is before."""
+    dup = text if dup_text is None else dup_text
+    if dup.isascii() and text.endswith(dup):
+        head = text[:len(text) - len(dup)]
+        if not head:
+            return words
+        if head.endswith("\n"):
+            return words[len(_WORD.findall(head.lower())):]
+    return list(map(_FOLDED.__getitem__, _WORD.findall(dup)))
 
 
 def analyse(text: str, *, title: str | None = None, language: str | None = None,
@@ -276,27 +398,17 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
     ``dup_text`` is the part that near-duplicate detection shingles (lead and body: outlets
     re-title wire copies, so titles are left out)."""
     lang = normalise_language(language, text)
-    counts: dict[str, int] = {}
-    xl_counts: dict[str, int] = {}
-    table = _WORDS.table(lang)
-    info = _WORDS.info
     words = _WORD.findall(text.lower())
-    for word in words:
-        hit = table.get(word)
-        if hit is None:
-            hit = table[word] = info(lang, word)
-        stem, xk = hit
-        if stem is not None:
-            counts[stem] = counts.get(stem, 0) + 1
-        if xk is not None:
-            xl_counts[xk] = xl_counts.get(xk, 0) + 1
+    # Counted in order of first occurrence, as word by word: the unit vectors' float sums
+    # depend on the order.
+    counts = _counts(map(_WORDS.table(lang).__getitem__, words))
+    xl_counts = _counts(map(_XLING.__getitem__, words))
     tokens = len(words)
     ent_counts: dict[str, int] = {}
     display: dict[str, str] = {}
     for key, surface in _entities(text):
-        k = sys.intern(ENTITY_PREFIX + key)
-        ent_counts[k] = ent_counts.get(k, 0) + 1
-        display.setdefault(k, surface.rstrip("'’"))
+        ent_counts[key] = ent_counts.get(key, 0) + 1
+        display.setdefault(key, surface)
     num_counts: dict[str, int] = {}
     for key in _numbers(text):
         k = sys.intern(ENTITY_PREFIX + key)
@@ -306,8 +418,8 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
     if title:
         title_terms = tuple(sorted({t for w in _WORD.findall(title.lower())
                                     if (t := _WORDS.stem(lang, w)) is not None}))
-    words = [fold(w) for w in _WORD.findall(dup_text if dup_text is not None else text)]
-    shingles = frozenset(" ".join(words[i:i + 3]) for i in range(max(0, len(words) - 2)))
+    words = _shingle_words(text, dup_text, words)
+    shingles = frozenset(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
     # Names and numbers are unit vectors apart (numbers never dilute the names' weights).
     entities = {**_unit(ent_counts), **_unit(num_counts)}
     return Features(language=lang, terms=_unit(counts), entities=entities,

@@ -51,12 +51,42 @@ def _hash(shingle: bytes) -> int:
     return zlib.crc32(shingle)
 
 
+# datasketch's affine32 scheme, as MinHash.update_batch computes it: each input hash is mixed
+# with the MurmurHash3 finalizer, then permuted as a * h + b (mod 2**32); a signature holds the
+# least permuted value per permutation. Done here in one numpy pass over the whole shingle set.
+_A, _B = (np.ascontiguousarray(p, dtype=np.uint32) for p in _TEMPLATE.permutations)
+_EMPTY = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)  # what MinHash starts with
+_SEP = "\n"  # never inside a shingle (words of _WORD, folded, joined by spaces)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def _hashes(shingles: list[str]) -> np.ndarray:
+    """``_hash`` of each shingle's UTF-8; encoded in one piece, which is cheaper."""
+    parts = _SEP.join(shingles).encode("utf-8").split(_SEP.encode())
+    if len(parts) != len(shingles):  # a shingle that holds the separator after all
+        parts = [s.encode("utf-8") for s in shingles]
+    return np.fromiter(map(zlib.crc32, parts), dtype=np.uint32, count=len(parts))
+
+
 def signature(shingles: Iterable[str]) -> MinHash:
-    """The MinHash of a shingle set; shingles are sorted so the result is order-free."""
-    mh = MinHash(num_perm=NUM_PERM, hashfunc=_hash, permutations=_TEMPLATE.permutations,
-                 scheme=SCHEME)
-    mh.update_batch([s.encode("utf-8") for s in sorted(shingles)])
-    return mh
+    """The MinHash of a shingle set (datasketch's, computed faster): a minimum per
+    permutation, so the order of the shingles does not matter."""
+    batch = list(shingles)
+    if batch:
+        permuted = np.multiply.outer(_A, _fmix32(_hashes(batch)))
+        permuted += _B[:, None]
+        values = permuted.min(axis=1)
+    else:
+        values = _EMPTY
+    return MinHash(hashvalues=values, hashfunc=_hash, permutations=_TEMPLATE.permutations,
+                   scheme=SCHEME)
 
 
 def to_bytes(mh: MinHash) -> bytes:
