@@ -142,3 +142,17 @@ def test_a_clustering_run_is_the_same_with_and_without_the_c_kernels() -> None:
     assert set(runs) == {True, False}
     assert runs[True] == runs[False]
     assert len({d[1] for d in runs[True][0]}) > 50  # threads were formed, joined and scored
+
+
+def test_relaxed_gc_restores_the_process_settings() -> None:
+    import gc
+
+    from newsthreads.gcpolicy import THRESHOLDS, relaxed_gc
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), relaxed_gc():
+        assert gc.get_threshold() == THRESHOLDS
+        assert gc.get_freeze_count() > 0
+        raise RuntimeError("a failing run")
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -16,6 +16,7 @@ import logging
 import subprocess
 
 from newsthreads import childproc
+from newsthreads.gcpolicy import relaxed_gc
 from newsthreads.store.threads import ArticleRow
 from newsthreads.stories.cluster import Item
 from newsthreads.stories.items import from_wire, item_from_row, to_wire
@@ -33,7 +34,8 @@ def analyse_rows(rows: list[ArticleRow]) -> list[tuple[Item, bytes]]:
 
 def serve() -> None:
     """The worker process: batches of rows in, their items out, until stdin closes."""
-    childproc.serve(analyse_rows)
+    with relaxed_gc():
+        childproc.serve(analyse_rows)
 
 
 class Prefetcher:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import psycopg
 
+from newsthreads.gcpolicy import relaxed_gc
 from newsthreads.store import threads as store
 from newsthreads.stories.cluster import (
     SLACK,
@@ -246,6 +247,14 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
     ``worker`` analyses the next batch in a second process (``stories.prefetch``); by default
     when at least ``MIN_ARTICLES`` are pending. The result is the same either way.
     """
+    with relaxed_gc():
+        return _cluster_pending(conn, run_id=run_id, limit=limit, batch_size=batch_size,
+                                params=params, model=model, worker=worker)
+
+
+def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int | None,
+                     batch_size: int, params: Params | None, model: Model | None,
+                     worker: bool | None) -> ClusterStats:
     params = params or Params()
     stats = ClusterStats()
     began = time.perf_counter()
