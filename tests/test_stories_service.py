@@ -472,3 +472,79 @@ def test_state_tables_are_vacuumed_and_runs_leave_the_connection_idle(
             break
         time.sleep(0.5)
     assert vacuums >= 1
+
+
+# -- batches written in the background (stories/writeback.py) ------------------------------------
+
+_POISON = """
+CREATE FUNCTION test_refuse_article() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.article_id = current_setting('test.refuse')::bigint THEN
+        RAISE EXCEPTION 'refused by the test: article %', NEW.article_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_refuse BEFORE INSERT ON thread_articles
+    FOR EACH ROW EXECUTE FUNCTION test_refuse_article();
+"""
+
+
+def test_a_failed_background_write_stops_the_run_and_the_next_continues(clean_db: str) -> None:
+    """A batch the writer cannot commit (here a trigger refuses one article mid-stream) stops
+    the run with the server's error; the batches before it stay committed, the lock and the
+    writer's connection are gone, and the next run ends where one long run would have."""
+    articles = synthetic_articles(per_story=8, seed=12)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+        cluster_pending(conn, batch_size=4)
+        one_run, one_state = partition(conn), thread_states(conn)
+    truncate_all(clean_db)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+        refused = store_threads.pending_ids(conn)[len(articles) // 2]
+        conn.execute(_POISON)
+        conn.commit()
+    with psycopg.connect(clean_db, options=f"-c test.refuse={refused}") as conn:
+        # the option reaches the writer's connection too: it is opened with conn's settings
+        with pytest.raises(psycopg.errors.RaiseException, match="refused by the test"):
+            cluster_pending(conn, batch_size=4)
+        done = conn.execute("SELECT count(*) FROM thread_articles").fetchone()[0]
+        assert 0 < done < len(articles)
+        assert done % 4 == 0 or done % 4 == len(articles) % 4  # whole batches only
+        assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                            ).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name"
+                            " = 'newsthreads-writer'").fetchone()[0] == 0
+        conn.execute("DROP TRIGGER test_refuse ON thread_articles")
+        conn.commit()
+    with psycopg.connect(clean_db) as conn:
+        rest = cluster_pending(conn, batch_size=4)
+        assert rest.assigned == len(articles) - done
+        assert partition(conn) == one_run
+        assert thread_states(conn) == one_state
+
+
+def test_a_second_run_waits_for_the_first_and_says_so(clean_db: str,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    articles = synthetic_articles(per_story=3, seed=13)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+    with psycopg.connect(clean_db, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (store_threads.CLUSTER_LOCK_KEY,))
+        result: list[int] = []
+
+        def run() -> None:
+            with psycopg.connect(clean_db) as conn:
+                result.append(cluster_pending(conn, batch_size=4).assigned)
+
+        with caplog.at_level("INFO", logger="newsthreads.store.threads"):
+            waiting = threading.Thread(target=run)
+            waiting.start()
+            waiting.join(timeout=2)
+            assert waiting.is_alive() and not result  # it waits for the lock holder
+            with psycopg.connect(clean_db) as conn:
+                assert conn.execute("SELECT count(*) FROM thread_articles").fetchone()[0] == 0
+            holder.execute("SELECT pg_advisory_unlock(%s)", (store_threads.CLUSTER_LOCK_KEY,))
+            waiting.join(timeout=60)
+    assert result == [len(articles)]
+    assert "waiting for another clustering run" in caplog.text

@@ -7,7 +7,9 @@ parameterised; lists travel as arrays or JSON parameters, never as SQL text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +18,8 @@ import msgspec
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key for "story clustering is writing": 'nthr' as an integer.
 CLUSTER_LOCK_KEY = 0x6E746872
@@ -54,6 +58,30 @@ _ORDER = ("ORDER BY (a.published_at IS NULL OR a.published_source = 'imputed'), 
 def lock_clustering(conn: psycopg.Connection) -> None:
     """Serialise clustering runs until the current transaction ends."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (CLUSTER_LOCK_KEY,))
+
+
+@contextlib.contextmanager
+def clustering_session(conn: psycopg.Connection) -> Iterator[None]:
+    """Hold the clustering lock for a whole run (across its batches' transactions): the run
+    keeps its state in memory between batches and writes them from a second connection, so
+    no other run or rethread may move the state until it is done. A run that has to wait
+    says so. Released at the end, or by the server when the connection dies."""
+    with conn.transaction():
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (CLUSTER_LOCK_KEY,)).fetchone()
+    if not (got and got[0]):
+        log.info("waiting for another clustering run or rethread to finish")
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_lock(%s)", (CLUSTER_LOCK_KEY,))
+    try:
+        yield
+    finally:
+        if not conn.broken and not conn.closed:
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (CLUSTER_LOCK_KEY,))
+            except psycopg.Error as exc:  # the session's end releases it anyway
+                log.warning("could not release the clustering lock (%s); it goes with the "
+                            "connection", str(exc).strip().splitlines()[0] if str(exc) else exc)
 
 
 def vacuum_state(conn: psycopg.Connection) -> bool:
@@ -140,18 +168,23 @@ def read_df(conn: psycopg.Connection, terms: Sequence[str]) -> dict[str, int]:
     return {t: int(df) for t, df in rows}
 
 
-def add_df(conn: psycopg.Connection, increments: dict[str, int]) -> None:
-    """Add document-frequency increments: one statement, rows in one fixed order (no lock-order
-    trouble between concurrent runs). The counts travel as one JSON object: a batch holds
-    ~100,000 terms, and psycopg builds text[] parameters in Python (a third of the batch's
-    save time), msgspec encodes the object in C."""
-    if not increments:
+def df_params(increments: dict[str, int]) -> bytes:
+    """Document-frequency increments as one ``add_df`` parameter."""
+    return msgspec.json.encode(increments)
+
+
+def add_df(conn: psycopg.Connection, params: bytes) -> None:
+    """Add document-frequency increments (``params`` from ``df_params``): one statement, rows
+    in one fixed order (no lock-order trouble between concurrent runs). The counts travel as
+    one JSON object: a batch holds ~100,000 terms, and psycopg builds text[] parameters in
+    Python (a third of the batch's save time), msgspec encodes the object in C."""
+    if params == b"{}":
         return
     conn.execute(
         "INSERT INTO thread_term_df (term, df) "
         "SELECT key, value::int FROM jsonb_each_text(%s::jsonb) ORDER BY key COLLATE \"C\" "
         "ON CONFLICT (term) DO UPDATE SET df = thread_term_df.df + EXCLUDED.df",
-        (Jsonb(increments, dumps=_json),))
+        (Jsonb(params, dumps=_encoded),))
 
 
 def allocate_thread_ids(conn: psycopg.Connection, n: int) -> list[int]:
@@ -224,35 +257,45 @@ def signatures_between(conn: psycopg.Connection, lo: datetime, hi: datetime) -> 
     return _signature_rows(rows)
 
 
-def save_threads(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
-    """Upsert thread rows (label, span) and their vectors."""
-    if not rows:
-        return
-    rows = sorted(rows, key=lambda r: r["thread_id"])
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO threads (id, label, first_at, last_end, updated_at) "
-            "VALUES (%(thread_id)s, %(label)s, %(first_at)s, %(last_end)s, now()) "
-            "ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, "
-            "first_at = EXCLUDED.first_at, last_end = EXCLUDED.last_end, updated_at = now()",
-            rows)
-        cur.executemany(_UPSERT_VECTORS, [
-            {**r, **{k: Jsonb(r[k], dumps=_json) for k in _JSON_COLUMNS}} for r in rows])
+def thread_params(rows: list[dict[str, Any]]) -> bytes:
+    """Thread rows (``thread_id`` … ``label``) as one ``save_threads`` parameter, encoded
+    now: the clustering goes on changing the dicts while a background writer sends it."""
+    return _json(sorted(rows, key=lambda r: r["thread_id"]))
 
 
-# A batch saves every thread it touched: three term dicts of up to ~1,000 entries each, for
-# hundreds of threads. msgspec encodes them about 10x faster than json.dumps (half a
-# millisecond an article at 1,000 articles a batch); the values read back are the same floats.
+# A batch saves every thread it touched (three term dicts of up to ~1,000 entries each, for
+# hundreds of threads) and an assignment and a signature per article. Each travels as one
+# JSON array parameter that the server unpacks (jsonb_to_recordset), encoded by msgspec in C:
+# one statement a table, no per-row work in Python while clustering holds the interpreter
+# (json.dumps was 10x slower, executemany's per-row adaptation and results were most of a
+# background writer's time). The floats read back are the same floats: jsonb keeps the
+# shortest decimal that round-trips, and numeric → float8 parses it exactly.
 _json = msgspec.json.encode
-_JSON_COLUMNS = ("text_tf", "ents_tf", "xling_tf", "langs", "display")
-_UPSERT_VECTORS = """
+_THREAD_RECORD = """jsonb_to_recordset(%s::jsonb) AS r(
+        thread_id bigint, created_seq bigint, last_seq bigint, n integer,
+        first_at timestamptz, last_end timestamptz, precise_first timestamptz,
+        precise_end timestamptz, text_tf jsonb, ents_tf jsonb, xling_tf jsonb, langs jsonb,
+        display jsonb, keys text[], top_ents text[], norm_text double precision,
+        norm_ents double precision, norm_xling double precision, norm_epoch integer,
+        title text, title_terms text[], label text)"""
+# One statement, the parameter parsed once: the threads rows (label, span) in a CTE, the
+# vectors (which reference them) in the main insert; the foreign key is checked at the end of
+# the statement, when both are in.
+_UPSERT_VECTORS = f"""
+    WITH r AS MATERIALIZED (SELECT * FROM {_THREAD_RECORD}),
+    t AS (
+        INSERT INTO threads (id, label, first_at, last_end, updated_at)
+        SELECT r.thread_id, r.label, r.first_at, r.last_end, now() FROM r ORDER BY r.thread_id
+        ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, first_at = EXCLUDED.first_at,
+            last_end = EXCLUDED.last_end, updated_at = now())
     INSERT INTO thread_vectors (thread_id, created_seq, last_seq, n, first_at, last_end,
         precise_first, precise_end, text_tf, ents_tf, xling_tf, langs, display, keys, top_ents,
         norm_text, norm_ents, norm_xling, norm_epoch, title, title_terms)
-    VALUES (%(thread_id)s, %(created_seq)s, %(last_seq)s, %(n)s, %(first_at)s, %(last_end)s,
-        %(precise_first)s, %(precise_end)s, %(text_tf)s, %(ents_tf)s, %(xling_tf)s, %(langs)s,
-        %(display)s, %(keys)s, %(top_ents)s, %(norm_text)s, %(norm_ents)s, %(norm_xling)s,
-        %(norm_epoch)s, %(title)s, %(title_terms)s)
+    SELECT r.thread_id, r.created_seq, r.last_seq, r.n, r.first_at, r.last_end,
+        r.precise_first, r.precise_end, r.text_tf, r.ents_tf, r.xling_tf, r.langs, r.display,
+        r.keys, r.top_ents, r.norm_text, r.norm_ents, r.norm_xling, r.norm_epoch, r.title,
+        r.title_terms
+    FROM r ORDER BY r.thread_id
     ON CONFLICT (thread_id) DO UPDATE SET
         last_seq = EXCLUDED.last_seq, n = EXCLUDED.n, first_at = EXCLUDED.first_at,
         last_end = EXCLUDED.last_end, precise_first = EXCLUDED.precise_first,
@@ -265,22 +308,48 @@ _UPSERT_VECTORS = """
 """
 
 
-def save_assignments(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
-    """Write thread_articles and article_signatures rows for newly threaded articles."""
-    if not rows:
+def _encoded(data: bytes) -> bytes:
+    return data
+
+
+def save_threads(conn: psycopg.Connection, params: bytes) -> None:
+    """Upsert thread rows (label, span) and their vectors: ``params`` from
+    ``thread_params``, in thread-id order (one lock order for every run)."""
+    if params == b"[]":
         return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO thread_articles (article_id, thread_id, score, duplicate_of, run_id) "
-            "VALUES (%(article_id)s, %(thread_id)s, %(score)s, %(duplicate_of)s, %(run_id)s)",
-            rows)
-        cur.executemany(
-            "INSERT INTO article_signatures (article_id, seq, minhash, shingles, dated_start, "
-            "dated_end) VALUES (%(article_id)s, %(seq)s, %(minhash)s, %(shingles)s, "
-            "%(dated_start)s, %(dated_end)s) ON CONFLICT (article_id) DO UPDATE SET "
-            "seq = EXCLUDED.seq, minhash = EXCLUDED.minhash, shingles = EXCLUDED.shingles, "
-            "dated_start = EXCLUDED.dated_start, dated_end = EXCLUDED.dated_end",
-            rows)
+    conn.execute(_UPSERT_VECTORS, (Jsonb(params, dumps=_encoded),))
+
+
+def assignment_params(rows: list[dict[str, Any]]) -> bytes:
+    """Assignment rows (``article_id``, ``thread_id``, ``score``, ``duplicate_of``,
+    ``run_id``, ``seq``, ``minhash`` bytes or None, ``shingles``, ``dated_start``,
+    ``dated_end``) as one ``save_assignments`` parameter (bytes travel as base64)."""
+    return _json(rows)
+
+
+_ASSIGNMENT_RECORD = """jsonb_to_recordset(%s::jsonb) AS r(
+        article_id bigint, thread_id bigint, score double precision, duplicate_of bigint,
+        run_id bigint, seq bigint, minhash text, shingles integer, dated_start timestamptz,
+        dated_end timestamptz)"""
+
+
+def save_assignments(conn: psycopg.Connection, params: bytes) -> None:
+    """Write thread_articles and article_signatures rows for newly threaded articles
+    (``params`` from ``assignment_params``)."""
+    if params == b"[]":
+        return
+    param = (Jsonb(params, dumps=_encoded),)
+    conn.execute(
+        "INSERT INTO thread_articles (article_id, thread_id, score, duplicate_of, run_id) "
+        f"SELECT r.article_id, r.thread_id, r.score, r.duplicate_of, r.run_id FROM "
+        f"{_ASSIGNMENT_RECORD}", param)
+    conn.execute(
+        "INSERT INTO article_signatures (article_id, seq, minhash, shingles, dated_start, "
+        "dated_end) SELECT r.article_id, r.seq, decode(r.minhash, 'base64'), r.shingles, "
+        f"r.dated_start, r.dated_end FROM {_ASSIGNMENT_RECORD} ORDER BY r.article_id "
+        "ON CONFLICT (article_id) DO UPDATE SET "
+        "seq = EXCLUDED.seq, minhash = EXCLUDED.minhash, shingles = EXCLUDED.shingles, "
+        "dated_start = EXCLUDED.dated_start, dated_end = EXCLUDED.dated_end", param)
 
 
 def counted_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> set[int]:

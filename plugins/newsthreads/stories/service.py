@@ -4,18 +4,19 @@ Both load the clustering state from Postgres (``store.threads``), run ``stories.
 write back threads, assignments, duplicates, labels, spans and imputed dates in the same
 transaction as the state, so the state never disagrees with the assignments it describes.
 
-Concurrency: each batch runs in one transaction that first takes
-``pg_advisory_xact_lock(CLUSTER_LOCK_KEY)``. Two runs at the same time therefore take turns per
-batch; the second re-reads the pending articles (and reloads the state if the first moved it)
-after getting the lock, so no article lands in two threads and there is a single lock, hence no
-deadlock between clustering runs. ``thread_articles.article_id`` being the primary key is the
-last line of defence.
+Concurrency: a run holds ``pg_advisory_lock(CLUSTER_LOCK_KEY)`` from start to end
+(``store.clustering_session``); a second run or a rethread waits for it (and logs that it
+waits), then re-reads what is still pending. One lock, taken first, so no deadlock between
+clustering runs; ``thread_articles.article_id`` being the primary key is the last line of
+defence. Each batch is one committed transaction (written by ``stories.writeback`` on a
+second connection while the next batch clusters), so a run that dies leaves whole batches.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,10 +40,15 @@ from newsthreads.stories.kernels import ACCELERATED
 from newsthreads.stories.label import thread_label
 from newsthreads.stories.model import Model
 from newsthreads.stories.prefetch import MIN_ARTICLES, Prefetcher
+from newsthreads.stories.writeback import Batch, BatchWriter
 
 log = logging.getLogger(__name__)
 
-BATCH = 1000
+BATCH = 2000  # articles a transaction: larger batches write each common term's document
+# frequency and each busy thread's vectors once for more articles (a 1,000-article batch
+# upserts ~43,000 terms and ~330 threads)
+FIRST_BATCH = 200  # analysed here while the worker starts on the second (batch boundaries
+# change no decision, so a short first batch only shortens the time nothing overlaps)
 VACUUM_EVERY = 5  # batches between VACUUMs of the state tables (see store.vacuum_state)
 DF_KEEP_MIN = 200_000  # document frequencies held in memory before forgetting unused ones
 
@@ -152,11 +158,12 @@ def load_state(conn: psycopg.Connection, params: Params) -> State:
 
 
 class _Runner:
-    """One state in memory, reused across batches while no other run moves the database."""
+    """One state in memory, reused across the batches of a run (which holds the lock)."""
 
     def __init__(self, conn: psycopg.Connection, params: Params, model: Model | None,
-                 stats: ClusterStats) -> None:
+                 stats: ClusterStats, before_read: Callable[[], None] | None = None) -> None:
         self.conn = conn
+        self.before_read = before_read  # waits for the batch being written (see writeback)
         self.params = params
         self.stats = stats
         self.state = load_state(conn, params)
@@ -168,6 +175,8 @@ class _Runner:
                     signatures: bool) -> None:
         assert item.start is not None and item.end is not None
         self.stats.late += 1
+        if self.before_read is not None:
+            self.before_read()  # what was swept may still be on its way to the database
         if threads:
             window = timedelta(days=self.params.window_days)
             _add_loaded_threads(self.state, store.late_thread_rows(
@@ -178,14 +187,13 @@ class _Runner:
             _add_signatures(self.state, store.signatures_between(
                 self.conn, item.start - near, item.end + near))
 
-    def process(self, items: list[Item], run_id: int | None) -> list[Decision]:
+    def process(self, items: list[Item], run_id: int | None) -> Batch:
+        """Cluster ``items``; returns what the batch writes, encoded (see ``writeback``)."""
         st, stats = self.state, self.stats
         st.ensure_df(sorted({t for it in items for t in _terms(it)}))
         assignments = []
-        decisions = []
         for item in items:
             decision = self.clusterer.assign(item)
-            decisions.append(decision)
             stats.assigned += 1
             stats.new_threads += decision.new_thread
             stats.duplicates += decision.duplicate_of is not None
@@ -194,28 +202,36 @@ class _Runner:
         for item in items:
             for t in _terms(item):
                 increments[t] = increments.get(t, 0) + 1
-        self.save(assignments, increments)
-        return decisions
+        return self.snapshot(assignments, increments)
 
-    def bound_memory(self) -> None:
-        """After a saved batch, forget document frequencies no active thread needs once they
-        outgrow what was kept last time (amortised: the check walks every active term)."""
-        if len(self.state.df) > max(DF_KEEP_MIN, 2 * self._df_kept):
-            self.state.forget_df()
-            self._df_kept = len(self.state.df)
+    def bound_memory(self) -> bool:
+        """After a committed batch, forget document frequencies no active thread needs once
+        they outgrow what was kept last time (amortised: the check walks every active term).
+        False when nothing needed forgetting."""
+        if len(self.state.df) <= max(DF_KEEP_MIN, 2 * self._df_kept):
+            return False
+        self.state.forget_df()
+        self._df_kept = len(self.state.df)
+        return True
 
-    def save(self, assignments: list[dict], increments: dict[str, int]) -> None:
+    def needs_bounding(self) -> bool:
+        return len(self.state.df) > max(DF_KEEP_MIN, 2 * self._df_kept)
+
+    def snapshot(self, assignments: list[dict], increments: dict[str, int]) -> Batch:
+        """The batch's writes as values: threads touched (encoded now, the dicts go on
+        changing), assignments, increments, counters. The threads count as saved from here:
+        the writer commits them before anything reads them back (see ``writeback``)."""
         st = self.state
         touched = sorted(self.clusterer.touched.values(), key=lambda t: t.id)
-        store.save_threads(self.conn, [thread_to_row(t, st) for t in touched])
-        store.save_assignments(self.conn, assignments)
-        store.add_df(self.conn, increments)
-        store.write_counters(self.conn, st.n_docs, st.seq, st.hwm)
-        self.stats.imputed += store.impute_dates(self.conn, [t.id for t in touched])
+        batch = Batch(threads=store.thread_params([thread_to_row(t, st) for t in touched]),
+                      assignments=store.assignment_params(assignments),
+                      increments=store.df_params(increments),
+                      counters=(st.n_docs, st.seq, st.hwm), touched=[t.id for t in touched])
         for thread in touched:
             thread.dirty = False
         self.clusterer.touched = {}
         self.stats.batches += 1
+        return batch
 
 
 def _terms(item: Item) -> list[str]:
@@ -258,38 +274,27 @@ def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int
     params = params or Params()
     stats = ClusterStats()
     began = time.perf_counter()
-    runner: _Runner | None = None
-    queue: list[int] | None = None
-    prefetch = Prefetcher(enabled=False)
-    try:
-        while queue is None or queue:
-            with conn.transaction():
-                store.lock_clustering(conn)
-                if queue is None:
-                    queue = store.pending_ids(conn, limit)[::-1]  # pending now, in order
-                    if worker is None:
-                        worker = len(queue) >= MIN_ARTICLES
-                    prefetch = Prefetcher(enabled=worker and batch_size < len(queue))
-                n_docs, seq, _ = store.read_counters(conn)
-                if runner is None or (runner.state.n_docs, runner.state.seq) != (n_docs, seq):
-                    runner = _Runner(conn, params, model, stats)  # first batch, or another run
-                ids = [queue.pop() for _ in range(min(batch_size, len(queue)))]
-                rows = store.still_pending(conn, ids)  # another run may have taken some
-                items = prefetch.items(rows)
-                if prefetch.active and queue:  # the next batch, analysed while this clusters
-                    prefetch.submit(store.still_pending(conn, queue[:-batch_size - 1:-1]))
-                if items:
-                    runner.process(items, run_id)
-                    runner.clusterer.sweep()
-                    runner.bound_memory()
-            if stats.batches % VACUUM_EVERY == 0 and queue:
-                store.vacuum_state(conn)
-    finally:
-        stats.worker_peak_mb = prefetch.close()
-    if stats.batches >= VACUUM_EVERY:
-        store.vacuum_state(conn)
-    with conn.transaction():
-        stats.imputed += store.impute_missing(conn)
+    with store.clustering_session(conn):
+        with conn.transaction():
+            queue = store.pending_ids(conn, limit)[::-1]  # pending now, in order
+        if worker is None:
+            worker = len(queue) >= MIN_ARTICLES
+        prefetch = Prefetcher(enabled=worker and batch_size < len(queue))
+        # A second connection sees only what is committed: not the caller's own open
+        # transaction (articles it has just inserted, say), so then batches stay on ``conn``.
+        idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        writer = BatchWriter(conn, background=idle and len(queue) > batch_size)
+        try:
+            _run_batches(conn, queue, batch_size, run_id, params, model, stats, prefetch,
+                         writer)
+        finally:
+            writer.close()
+            stats.worker_peak_mb = prefetch.close()
+        stats.imputed += writer.imputed
+        if stats.batches >= VACUUM_EVERY:
+            store.vacuum_state(conn)
+        with conn.transaction():
+            stats.imputed += store.impute_missing(conn)
     stats.seconds = time.perf_counter() - began
     log.info("clustered %d articles: %d new threads, %d duplicates, %d dates imputed "
              "in %.2fs%s", stats.assigned, stats.new_threads, stats.duplicates, stats.imputed,
@@ -297,6 +302,45 @@ def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int
              " (C kernels not built: pure Python, same threads, about 2x slower; reinstall"
              " the package with a C compiler present)")
     return stats
+
+
+def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
+                 run_id: int | None, params: Params, model: Model | None,
+                 stats: ClusterStats, prefetch: Prefetcher, writer: BatchWriter) -> None:
+    """Batch k clusters here while the worker analyses k+1 and the writer commits k-1.
+
+    The run holds the clustering lock throughout (``store.clustering_session``), so the
+    state in memory stays the database's: nothing else moves it. Reads on ``conn`` are short
+    transactions of their own and see only committed batches, so whatever reads back what a
+    batch wrote waits for the writer first: late arrivals fetching swept threads
+    (``_Runner``'s fetch), forgetting document frequencies (they come back from the
+    database), VACUUM."""
+    with conn.transaction():
+        runner = _Runner(conn, params, model, stats, before_read=writer.wait)
+    size = min(batch_size, FIRST_BATCH) if prefetch.active else batch_size
+    while queue:
+        with conn.transaction():
+            ids = [queue.pop() for _ in range(min(size, len(queue)))]
+            size = batch_size
+            rows = store.still_pending(conn, ids)  # an edit or a rethread may have moved some
+            if prefetch.active and queue:
+                upcoming = store.still_pending(conn, queue[:-batch_size - 1:-1])
+            else:
+                upcoming = []
+        items = prefetch.items(rows)
+        prefetch.submit(upcoming)  # the next batch, analysed while this one clusters
+        if not items:
+            continue
+        with conn.transaction():  # document frequencies and late threads read on demand
+            batch = runner.process(items, run_id)
+        writer.submit(batch)
+        runner.clusterer.sweep()
+        if runner.needs_bounding():
+            writer.wait()
+            runner.bound_memory()
+        if stats.batches % VACUUM_EVERY == 0 and queue:
+            writer.run_idle(store.vacuum_state)
+    writer.wait()
 
 
 def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
@@ -354,9 +398,10 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
             thread.created_seq += seq
             thread.last_seq += seq
             thread.norm_epoch = -1
-        store.save_threads(conn, [thread_to_row(t, fresh) for t in new_threads])
-        store.save_assignments(conn, assignments)
-        store.add_df(conn, df_new)
+        store.save_threads(conn, store.thread_params([thread_to_row(t, fresh)
+                                                      for t in new_threads]))
+        store.save_assignments(conn, store.assignment_params(assignments))
+        store.add_df(conn, store.df_params(df_new))
         store.write_counters(conn, n_docs + new_docs, seq + fresh.seq, hwm)
         _rebuild_threads(conn, [t for t in left if t not in deleted], params)
         stats.imputed = store.impute_dates(conn, None)
@@ -386,7 +431,7 @@ def _rebuild_threads(conn: psycopg.Connection, thread_ids: list[int], params: Pa
             state.ensure_df(_terms(item))
             clusterer.join(rebuilt, item)
         rebuilt.last_seq = int(old["last_seq"])
-        store.save_threads(conn, [thread_to_row(rebuilt, state)])
+        store.save_threads(conn, store.thread_params([thread_to_row(rebuilt, state)]))
 
 
 def _moved(before: list[tuple[int, int, int | None]],
