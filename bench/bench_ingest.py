@@ -8,6 +8,7 @@ its own process so its peak RSS is its own. Usage: bench/bench_ingest.py [N ...]
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import psycopg
 from bench_threading import stream
-from common import machine, peak_rss_mb, scratch_db, write_section
+from common import BackendCPU, machine, peak_rss_mb, scratch_db, write_section
+from psycopg.conninfo import conninfo_to_dict
 
 
 def records(n: int):
@@ -45,17 +47,30 @@ def one(n: int) -> dict:
                 fh.write(json.dumps(record) + "\n")
         base_rss = peak_rss_mb()
         with scratch_db() as url, psycopg.connect(url) as conn:
-            began = time.perf_counter()
-            result = ingest_jsonl(conn, [path])
-            ingest_s = time.perf_counter() - began
-            began = time.perf_counter()
-            stats = cluster_pending(conn)
-            cluster_s = time.perf_counter() - began
+            dbname = conninfo_to_dict(url)["dbname"]
+            with BackendCPU(dbname) as ingest_db:
+                began, cpu = time.perf_counter(), time.process_time()
+                result = ingest_jsonl(conn, [path])
+                ingest_s, ingest_cpu = time.perf_counter() - began, time.process_time() - cpu
+            children = os.times()
+            with BackendCPU(dbname) as cluster_db:
+                began, cpu = time.perf_counter(), time.process_time()
+                stats = cluster_pending(conn)
+                cluster_s, cluster_cpu = time.perf_counter() - began, time.process_time() - cpu
+            after = os.times()
             threads = conn.execute("SELECT count(*) FROM threads").fetchone()[0]
     assert result.counts.new == n, result.counts
+    worker_cpu = (after.children_user + after.children_system
+                  - children.children_user - children.children_system)
+    per = 1e3 / n
     return {"n": n, "ingest_s": ingest_s, "cluster_s": cluster_s, "threads": threads,
             "peak_rss_mb": peak_rss_mb(), "base_rss_mb": base_rss,
-            "worker_rss_mb": stats.worker_peak_mb or 0}
+            "worker_rss_mb": stats.worker_peak_mb or 0,
+            "cpu_ms": {"ingest": round(per * ingest_cpu, 3),
+                       "ingest_postgres": round(per * (ingest_db.seconds or 0.0), 3),
+                       "threading": round(per * cluster_cpu, 3),
+                       "threading_worker": round(per * worker_cpu, 3),
+                       "threading_postgres": round(per * (cluster_db.seconds or 0.0), 3)}}
 
 
 def main(sizes: list[int]) -> None:
@@ -75,6 +90,11 @@ def main(sizes: list[int]) -> None:
             f"| {r['n']:,} | {r['n'] / r['ingest_s']:,.0f}/s | {r['n'] / r['cluster_s']:,.0f}/s"
             f" | **{r['n'] / total:,.0f}/s** | {r['threads']:,} | {r['peak_rss_mb']:,.0f} MB"
             f" | {r.get('worker_rss_mb', 0):,.0f} MB |")
+    for r in rows:
+        c = r["cpu_ms"]
+        lines.append(f"- {r['n']:,}: CPU ms an article: ingest {c['ingest']} + PostgreSQL"
+                     f" {c['ingest_postgres']}; threading {c['threading']} + analysis worker"
+                     f" {c['threading_worker']} + PostgreSQL {c['threading_postgres']}")
     if len(rows) > 1:
         lines.append(f"- peak memory ratio largest/smallest: "
                      f"{rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
