@@ -283,6 +283,54 @@ def save_assignments(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> No
             rows)
 
 
+def save_members(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
+    """Keep the features of members of small threads (``article_id``, ``features``)."""
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO thread_member_features (article_id, features) "
+            "VALUES (%(article_id)s, %(features)s) ON CONFLICT (article_id) DO UPDATE SET "
+            "features = EXCLUDED.features",
+            [{"article_id": r["article_id"], "features": Jsonb(r["features"], dumps=_json)}
+             for r in rows])
+
+
+def forget_members(conn: psycopg.Connection, thread_ids: Sequence[int]) -> None:
+    """Drop the member features of threads that outgrew the split repair."""
+    if thread_ids:
+        conn.execute("DELETE FROM thread_member_features f USING thread_articles ta "
+                     "WHERE ta.article_id = f.article_id AND ta.thread_id = ANY(%s)",
+                     (list(thread_ids),))
+
+
+def member_rows(conn: psycopg.Connection,
+                thread_ids: Sequence[int]) -> list[tuple[int, int, dict[str, Any]]]:
+    """(thread_id, article_id, features) of the kept members of the given threads, in
+    processing order within each thread."""
+    if not thread_ids:
+        return []
+    rows = conn.execute(
+        "SELECT ta.thread_id, f.article_id, f.features FROM thread_member_features f "
+        "JOIN thread_articles ta ON ta.article_id = f.article_id "
+        "JOIN article_signatures s ON s.article_id = f.article_id "
+        "WHERE ta.thread_id = ANY(%s) ORDER BY ta.thread_id, s.seq",
+        (list(thread_ids),)).fetchall()
+    return [(int(t), int(a), f) for t, a, f in rows]
+
+
+def move_articles(conn: psycopg.Connection, moves: dict[int, int]) -> None:
+    """Rewrite the thread of articles a split moved (article id → thread id)."""
+    if not moves:
+        return
+    conn.execute(
+        "UPDATE thread_articles ta SET thread_id = m.thread_id "
+        "FROM jsonb_each_text(%s::jsonb) AS q(article_id, thread_id), "
+        "LATERAL (SELECT q.article_id::bigint AS article_id, q.thread_id::bigint AS thread_id) m "
+        "WHERE ta.article_id = m.article_id",
+        (Jsonb({str(a): t for a, t in sorted(moves.items())}, dumps=_json),))
+
+
 def counted_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> set[int]:
     """Which of these articles are already counted in the document frequencies."""
     rows = conn.execute("SELECT article_id FROM article_signatures WHERE article_id = ANY(%s)",
