@@ -279,7 +279,7 @@ def _save_assignments(conn: psycopg.Connection, clusterer: Clusterer, touched: l
     outgrown, clusterer.outgrown = sorted(clusterer.outgrown), set()
     store.forget_members(conn, outgrown)
     if moves:
-        log.info("split repair: %d articles moved to new threads", len(moves))
+        log.info("split repair: %d articles moved to other threads", len(moves))
     return len(moves)
 
 
