@@ -548,3 +548,158 @@ def test_a_second_run_waits_for_the_first_and_says_so(clean_db: str,
             waiting.join(timeout=60)
     assert result == [len(articles)]
     assert "waiting for another clustering run" in caplog.text
+
+
+# -- split repair: two events of one kind, undated ---------------------------------------------
+
+FIRE_COMMON = [
+    "A cargo ship caught fire in the harbour and the crew was rescued by the coast guard.",
+    "Firefighters fought the blaze on the cargo ship for several hours before it was under "
+    "control.",
+    "The harbour was closed to traffic while the fire on the ship burned.",
+    "The coast guard said the crew had been taken to hospital with minor injuries.",
+    "Investigators will examine the engine room, where the fire is believed to have started.",
+    "Thick black smoke from the burning ship could be seen across the harbour.",
+]
+FIRES = {
+    "kestrel": [
+        "The freighter Albatross Star was moored at Kestrel Bay when the fire broke out.",
+        "Captain Imre Valdano said all 14 sailors left the Albatross Star safely.",
+        "Kestrel Bay port director Hanna Morrow praised the firefighters.",
+        "The Albatross Star was carrying 3200 tonnes of timber to Kestrel Bay.",
+        "Residents of Kestrel Bay were told to keep windows shut because of the smoke.",
+    ],
+    "moorvik": [
+        "The tanker Nordic Lynx was unloading in Moorvik when flames were seen on deck.",
+        "Captain Sofia Brandt said the 22 crew members of the Nordic Lynx were unhurt.",
+        "Moorvik harbour master Olek Traum closed the northern basin.",
+        "The Nordic Lynx had arrived in Moorvik with 870 containers from Rotterdam.",
+        "Schools in Moorvik kept children indoors because of the smoke.",
+    ],
+}
+
+
+def fire_texts(seed: int, per_event: int = 8) -> list[tuple[str, str, str]]:
+    """(key, event, text): two harbour fires told with the same generic sentences, apart only
+    in who, where and how many; undated, in a shuffled order."""
+    rng = random.Random(seed)
+    out = []
+    for event, pool in FIRES.items():
+        for i in range(per_event):
+            out.append((f"{event}-{i}", event,
+                        " ".join(rng.sample(FIRE_COMMON, 2) + rng.sample(pool, 3))))
+    rng.shuffle(out)
+    return out
+
+
+def _fire_partition(seed: int, params: Params) -> tuple[set[frozenset[str]], int]:
+    from newsthreads.stories.cluster import Clusterer, State
+    from newsthreads.stories.items import item_from_fields
+
+    clusterer = Clusterer(State(), params=params)
+    texts = fire_texts(seed)
+    thread_of = {}
+    for n, (_, _, text) in enumerate(texts, 1):
+        item = item_from_fields(n, title=None, lead=None, body=text, language="en", start=None,
+                                end=None)
+        thread_of[n] = clusterer.assign(item).thread_id
+    thread_of.update(clusterer.moves)  # members a split moved
+    groups: dict[int, set[str]] = {}
+    for n, (_, event, _) in enumerate(texts, 1):
+        groups.setdefault(thread_of[n], set()).add(f"{event}-{n}")
+    return {frozenset(g) for g in groups.values()}, clusterer.splits
+
+
+@pytest.mark.parametrize("seed", [3, 9])
+def test_split_repair_undoes_a_wrong_early_join(seed: int) -> None:
+    def pure(partition: set[frozenset[str]]) -> bool:
+        return all(len({k.split("-")[0] for k in g}) == 1 for g in partition)
+
+    merged, _ = _fire_partition(seed, Params(split_max=0))
+    assert not pure(merged)  # without the repair the two fires share a thread
+    repaired, splits = _fire_partition(seed, Params())
+    assert splits >= 1 and pure(repaired)
+    assert len(repaired) == 2  # the parts found their own event's thread again
+
+
+def test_split_repair_keeps_one_story_in_two_languages_together() -> None:
+    from newsthreads.stories.cluster import Clusterer, Member, State, Thread, canonical
+    from newsthreads.stories.items import item_from_fields
+
+    members = []
+    for n, spec in enumerate((STORIES["hanoi"], STORIES["hanoi"], STORIES["hanoi-en"],
+                              STORIES["hanoi-en"]), 1):
+        text = " ".join(spec["sentences"][n % 2::2])
+        item = item_from_fields(n, title=None, lead=None, body=text, language=spec["lang"],
+                                start=None, end=None)
+        members.append(Member(n, canonical(item.features), {f"~{spec['lang']}": 1.0}, seq=n))
+    # members alike within a language and unlike across: only the language guard stands
+    # between this thread and a split by language
+    state = State()
+    thread = Thread(id=1, created_seq=1, last_seq=4, n=4, members=members)
+    state.add_thread(thread)
+    assert Clusterer(state, params=Params(split_lang=0.0)).split(thread)  # unguarded: split
+    thread = Thread(id=1, created_seq=1, last_seq=4, n=4, members=members)
+    clusterer = Clusterer(State())
+    clusterer.state.add_thread(thread)
+    assert clusterer.split(thread) == {}
+    assert clusterer._separable(members[:2], members[2:]) is False
+
+
+def test_restart_with_split_repair_equals_one_run(clean_db: str) -> None:
+    def fire_articles() -> list[Article]:
+        out = []
+        for seed in (3, 9):
+            for key, event, text in fire_texts(seed):
+                out.append(_article(f"s{seed}-{key}", event, text.split(". "), "en", None))
+        return out
+
+    params = Params(sweep_every=4)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, fire_articles())
+        one = cluster_pending(conn, params=params, batch_size=5)
+        one_run, one_state = partition(conn), thread_states(conn)
+        kept = conn.execute("SELECT count(*) FROM thread_member_features").fetchone()
+    assert one.splits >= 1 and one.moved >= 1
+    truncate_all(clean_db)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, fire_articles())
+        cluster_pending(conn, params=params, limit=13, batch_size=5)
+    with psycopg.connect(clean_db) as conn:
+        cluster_pending(conn, params=params, batch_size=5)
+        assert partition(conn) == one_run
+        assert thread_states(conn) == one_state
+        assert conn.execute("SELECT count(*) FROM thread_member_features").fetchone() == kept
+        # no thread is left without members by a merge
+        assert conn.execute("SELECT count(*) FROM threads t WHERE NOT EXISTS (SELECT 1 FROM "
+                            "thread_articles ta WHERE ta.thread_id = t.id)").fetchone() == (0,)
+
+
+def test_members_of_threads_past_the_window_are_let_go(clean_db: str) -> None:
+    """The split repair keeps small threads' members in ``thread_member_features``; once a
+    thread can no longer be joined in order (swept), its rows go, so the table is bounded by
+    the active window, not the archive. Restart-equivalence holds all the same."""
+    params = Params(window_days=10, sweep_every=3, undated_span=6)
+    articles = synthetic_articles(per_story=8, seed=14)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+        cluster_pending(conn, params=params, batch_size=5)
+        one_run, one_state = partition(conn), thread_states(conn)
+        n_docs, seq, hwm = conn.execute("SELECT n_docs, seq, hwm FROM thread_state").fetchone()
+        horizon = hwm - timedelta(days=params.window_days + 32)
+        stale = conn.execute(
+            "SELECT count(*) FROM thread_member_features f JOIN thread_articles ta USING "
+            "(article_id) JOIN thread_vectors v ON v.thread_id = ta.thread_id "
+            "WHERE v.last_seq <= %s AND (v.last_end IS NULL OR v.last_end < %s)",
+            (seq - params.undated_span, horizon)).fetchone()[0]
+        kept = conn.execute("SELECT count(*) FROM thread_member_features").fetchone()[0]
+        assert stale == 0
+        assert 0 < kept < len(articles)
+    truncate_all(clean_db)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+        cluster_pending(conn, params=params, limit=23, batch_size=4)
+    with psycopg.connect(clean_db) as conn:
+        cluster_pending(conn, params=params, batch_size=6)
+        assert partition(conn) == one_run
+        assert thread_states(conn) == one_state

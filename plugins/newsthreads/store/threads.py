@@ -352,6 +352,62 @@ def save_assignments(conn: psycopg.Connection, params: bytes) -> None:
         "dated_start = EXCLUDED.dated_start, dated_end = EXCLUDED.dated_end", param)
 
 
+def member_params(rows: list[dict[str, Any]]) -> bytes:
+    """Kept member rows (``article_id``, ``features``) as one ``save_members`` parameter."""
+    return _json(rows)
+
+
+def save_members(conn: psycopg.Connection, params: bytes) -> None:
+    """Keep the features of members of small threads (``params`` from ``member_params``)."""
+    if params == b"[]":
+        return
+    conn.execute(
+        "INSERT INTO thread_member_features (article_id, features) "
+        "SELECT r.article_id, r.features FROM jsonb_to_recordset(%s::jsonb) "
+        "AS r(article_id bigint, features jsonb) ORDER BY r.article_id "
+        "ON CONFLICT (article_id) DO UPDATE SET features = EXCLUDED.features",
+        (Jsonb(params, dumps=_encoded),))
+
+
+def forget_members(conn: psycopg.Connection, thread_ids: Sequence[int]) -> None:
+    """Drop the member features of threads that outgrew the split repair."""
+    if thread_ids:
+        conn.execute("DELETE FROM thread_member_features f USING thread_articles ta "
+                     "WHERE ta.article_id = f.article_id AND ta.thread_id = ANY(%s)",
+                     (list(thread_ids),))
+
+
+def member_rows(conn: psycopg.Connection,
+                thread_ids: Sequence[int]) -> list[tuple[int, int, dict[str, Any]]]:
+    """(thread_id, article_id, features) of the kept members of the given threads, in
+    processing order within each thread."""
+    if not thread_ids:
+        return []
+    rows = conn.execute(
+        "SELECT ta.thread_id, f.article_id, f.features FROM thread_member_features f "
+        "JOIN thread_articles ta ON ta.article_id = f.article_id "
+        "JOIN article_signatures s ON s.article_id = f.article_id "
+        "WHERE ta.thread_id = ANY(%s) ORDER BY ta.thread_id, s.seq",
+        (list(thread_ids),)).fetchall()
+    return [(int(t), int(a), f) for t, a, f in rows]
+
+
+def move_params(moves: dict[int, int]) -> bytes:
+    """Article id → thread id, as one ``move_articles`` parameter."""
+    return _json({str(a): t for a, t in sorted(moves.items())})
+
+
+def move_articles(conn: psycopg.Connection, params: bytes) -> None:
+    """Rewrite the thread of articles a split moved (``params`` from ``move_params``)."""
+    if params == b"{}":
+        return
+    conn.execute(
+        "UPDATE thread_articles ta SET thread_id = q.value::bigint "
+        "FROM jsonb_each_text(%s::jsonb) AS q(key, value) "
+        "WHERE ta.article_id = q.key::bigint",
+        (Jsonb(params, dumps=_encoded),))
+
+
 def counted_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> set[int]:
     """Which of these articles are already counted in the document frequencies."""
     rows = conn.execute("SELECT article_id FROM article_signatures WHERE article_id = ANY(%s)",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import chain
 
@@ -39,6 +39,7 @@ from newsthreads.stories.kernels import (
     missing,
     names,
     quantised_df,
+    scaled,
     squares,
     top_keys,
     unit_weighted,
@@ -67,6 +68,17 @@ class Params:
     sweep_every: int = 512  # free memory of inactive threads every N articles
     dup_days: float = 7.0  # a near-copy is looked for among articles this close in time
     dup_span: int = 5_000  # ... or, when either is undated, among the last this many
+    # Split repair (``Clusterer.split``): a thread of at most ``split_max`` members keeps its
+    # members' features; after each join it is re-checked and split in two when its members
+    # form two groups whose mutual similarity is below ``split_ratio`` × the weaker group's
+    # inner similarity (0 turns the repair off).
+    split_max: int = 16
+    split_ratio: float = 0.6
+    split_min: int = 2  # members in each part, at least
+    split_days: float = 2.0  # parts whose dated members are this close in time stay one
+    split_lang: float = 0.5  # ... and so do parts that share less language than this
+    member_terms: int = 40  # a member keeps this many keys of each kind (heaviest by TF-IDF)
+    member_vec: int = 100  # ... and its similarity vector this many keys of all kinds
 
 
 @dataclass
@@ -97,6 +109,52 @@ class Item:
 
 
 @dataclass
+class Member:
+    """What a small thread keeps of one member, so that it can be re-checked and rebuilt:
+    its features (heaviest ``member_terms`` keys of each kind, no shingles) and its unit
+    TF-IDF vector over all keys as it was when it joined (``vec``, frozen: similarities
+    between members depend on nothing else). Dicts are in canonical (sorted) key order, so
+    sums over them are the same after a round trip through the database."""
+
+    article_id: int
+    features: Features
+    vec: dict[str, float]
+    start: datetime | None = None
+    end: datetime | None = None
+    title: str | None = None
+    seq: int = 0  # when it was processed: members are rebuilt in this order
+
+    @property
+    def dated(self) -> bool:
+        return self.start is not None and self.end is not None
+
+    def item(self) -> Item:
+        return Item(self.article_id, self.features, self.start, self.end, self.title,
+                    shingles=0)
+
+
+def canonical(features: Features, k: int | None = None,
+              idf: dict[str, float] | None = None) -> Features:
+    """``features`` without shingles, each vector cut to its ``k`` heaviest keys by TF × IDF
+    (all when None) and in the key order ``analyse`` builds (sorted; names before
+    numbers)."""
+    def cut(vec: dict[str, float]) -> dict[str, float]:
+        if k is not None and idf is not None and len(vec) > k:
+            return {t: vec[t] for t in sorted(top_keys(vec, idf, k))}
+        return dict(sorted(vec.items()))
+
+    ents = features.entities
+    named = names(ents)
+    numbers = {t: v for t, v in ents.items() if t not in named} if len(named) < len(ents) else {}
+    entities = {**cut(named), **cut(numbers)}
+    return Features(
+        language=features.language, terms=cut(features.terms), entities=entities,
+        xling=cut(features.xling),
+        display={t: d for t, d in features.display.items() if t in entities},
+        title_terms=features.title_terms, shingles=frozenset(), tokens=features.tokens)
+
+
+@dataclass
 class Thread:
     """One thread's running state: what scoring, labelling and the index need."""
 
@@ -122,6 +180,10 @@ class Thread:
     title: str | None = None
     title_terms: tuple[str, ...] = ()
     dirty: bool = False
+    members: list[Member] = field(default_factory=list)  # while n <= split_max, in order
+    # sims[i][j], j < i: cosine of members i and j, filled in as members come (a pure
+    # function of their frozen vectors, so never saved)
+    sims: list[list[float]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def dated(self) -> bool:
@@ -292,6 +354,13 @@ class Clusterer:
         self.fetch = fetch
         self.window = timedelta(days=self.params.window_days)
         self.touched: dict[int, Thread] = {}
+        # Articles that a split moved to another thread since the caller last cleared this:
+        # article id → its thread now (the caller rewrites their assignments).
+        self.moves: dict[int, int] = {}
+        self.splits = 0
+        self.merges = 0  # parts of a split merged into another thread
+        self.outgrown: set[int] = set()  # threads whose members were let go since cleared
+        self.dropped: set[int] = set()  # threads merged into another since cleared (now empty)
         # The shortlist's language-blind cosines, for the ``weighted`` vectors they were
         # computed with (held, so the identity check cannot match a recycled object): ``pair``
         # reuses them instead of computing the same cosine again.
@@ -362,6 +431,8 @@ class Clusterer:
         for thread in [t for t in st.threads.values() if self._sweepable(t)]:
             if thread.dirty:
                 continue  # not saved yet: the service sweeps again after saving
+            if thread.members:
+                self.outgrown.add(thread.id)  # never re-checked again: let the rows go
             st.drop_thread(thread)
         for article_id in [a for a, e in st.dups.entries.items() if self._sig_sweepable(e)]:
             st.dups.remove(article_id)
@@ -398,7 +469,9 @@ class Clusterer:
         decision = self._duplicate(item, mh, item.shingle_count)
         if decision is None:
             decision = self._best_thread(item, query)
-        self.finish(item, decision, mh)
+        thread_id = self.finish(item, decision, mh)
+        if thread_id != decision.thread_id:
+            decision = replace(decision, thread_id=thread_id)
         return decision
 
     def begin(self, item: Item) -> list[str]:
@@ -427,19 +500,204 @@ class Clusterer:
         st.add_thread(thread)
         return thread
 
-    def finish(self, item: Item, decision: Decision, mh: MinHash | None = None) -> None:
-        """Add ``item`` to the thread decided on, count its terms, sweep now and then."""
+    def finish(self, item: Item, decision: Decision, mh: MinHash | None = None) -> int:
+        """Add ``item`` to the thread decided on, re-check that thread (``split``), count the
+        item's terms, sweep now and then. Returns the item's thread (a split may move it)."""
         st, feats = self.state, item.features
         thread = st.threads[decision.thread_id]
+        # A thread no in-order article could still join (sweepable) is no longer re-checked:
+        # whether its members are still in memory depends on when it was swept, and the
+        # database forgets them once it is (see ``sweep``).
+        tracked = (self.params.split_max > 0 and len(thread.members) == thread.n
+                   and not self._sweepable(thread))
         self.join(thread, item)
         if mh is None:
             mh = item.minhash if item.minhash is not None else signature(feats.shingles)
         st.dups.add(item.article_id, mh, Entry(
             np.asarray(mh.hashvalues), item.shingle_count, thread.id, decision.duplicate_of,
             item.start, item.end, st.seq))
+        thread_id = thread.id
+        if tracked and thread.n <= self.params.split_max:
+            thread.members.append(self.member(item))
+            thread_id = self.split(thread).get(item.article_id, thread_id)
+        elif thread.members:
+            thread.members, thread.sims = [], []  # outgrown: no more re-checks
+            self.outgrown.add(thread.id)
         st.count_doc(feats.terms, feats.entities, feats.xling)
         if st.seq % self.params.sweep_every == 0:
             self.sweep()
+        return thread_id
+
+    # -- split repair -------------------------------------------------------------------------
+
+    def member(self, item: Item) -> Member:
+        """What a small thread keeps of ``item`` (see :class:`Member`), with the current IDF."""
+        f, k = item.features, self.params.member_terms
+        idf = self.state.idf_map()
+        top = heaviest({**scaled(f.terms, idf), **scaled(f.entities, idf),
+                        **scaled(f.xling, idf)}, self.params.member_vec)
+        norm = math.sqrt(math.fsum([w * w for w in top.values()]))
+        vec = {t: w / norm for t, w in sorted(top.items())} if norm else {}
+        return Member(item.article_id, canonical(f, k, idf), vec, item.start, item.end,
+                      item.title, self.state.seq)
+
+
+    def split(self, thread: Thread) -> dict[int, int]:
+        """Re-check a small thread after a join: the newest member and the member least like
+        it seed two groups, every member goes to the group it is more like on average (three
+        rounds); when both groups have ``split_min`` members, are not apart only by language
+        or by two days' news, and the groups' mutual similarity is below ``split_ratio`` ×
+        the weaker group's own, the thread splits: the group with its first member keeps it,
+        the other opens a new thread, both rebuilt from their members. A wrong early join in
+        a small thread (two events of the same kind) is undone once the second event has
+        members of its own. Returns {article: new thread} of the moved members."""
+        p, ms = self.params, thread.members
+        n = len(ms)
+        if n < 2 * p.split_min:
+            return {}
+        # Sums below run in index order, the same in every run: no fsum needed.
+        tri = thread.sims
+        for i in range(len(tri), n):
+            vec = ms[i].vec
+            tri.append([dot(ms[j].vec, vec) for j in range(i)])
+        sim = [row + [0.0] * (n - i) for i, row in enumerate(tri)]
+        for i in range(n):
+            for j in range(i):
+                sim[j][i] = sim[i][j]
+        newest = n - 1
+        far = min(range(newest), key=lambda j: (sim[newest][j], j))
+        groups = ([newest], [far])
+        for _ in range(3):
+            a: list[int] = []
+            b: list[int] = []
+            for i in range(n):
+                if i == newest or i == far:
+                    (a if i == newest else b).append(i)
+                    continue
+                row = sim[i]
+                ga = [j for j in groups[0] if j != i]
+                gb = [j for j in groups[1] if j != i]
+                to_a = sum([row[j] for j in ga]) / len(ga) if ga else 0.0
+                to_b = sum([row[j] for j in gb]) / len(gb) if gb else 0.0
+                (a if to_a >= to_b else b).append(i)
+            if (a, b) == groups:
+                break
+            groups = (a, b)
+        a, b = groups
+        if min(len(a), len(b)) < p.split_min:
+            return {}
+        if not self._separable([ms[i] for i in a], [ms[i] for i in b]):
+            return {}
+
+        def mean(pairs: list[float]) -> float:
+            return sum(pairs) / len(pairs)
+
+        between = mean([sim[i][j] for i in a for j in b])
+        inner = min(mean([sim[i][j] for i in g for j in g if i < j]) for g in (a, b))
+        if between >= p.split_ratio * inner:
+            return {}
+        keep, move = (a, b) if 0 in a else (b, a)
+        return self._split_into(thread, [ms[i] for i in sorted(keep)],
+                                [ms[i] for i in sorted(move)])
+
+    def _separable(self, a: list[Member], b: list[Member]) -> bool:
+        """May two groups of a thread be two events? Not when they differ only by language
+        (a story in two languages is one story) or were published within ``split_days``
+        of each other."""
+        p = self.params
+        la: Counter[str] = Counter(m.features.language for m in a)
+        lb: Counter[str] = Counter(m.features.language for m in b)
+        shared = math.fsum([c * lb[lang] for lang, c in la.items()]) / (len(a) * len(b))
+        if shared < p.split_lang:
+            return False
+        da = [m for m in a if m.dated]
+        db = [m for m in b if m.dated]
+        if da and db:
+            gap = interval_gap_days(min(m.start for m in da), max(m.end for m in da),  # type: ignore[type-var]
+                                    min(m.start for m in db), max(m.end for m in db))  # type: ignore[type-var]
+            if gap <= p.split_days:
+                return False
+        return True
+
+    def _split_into(self, thread: Thread, keep: list[Member],
+                    move: list[Member]) -> dict[int, int]:
+        st = self.state
+        self.splits += 1
+        st.drop_thread(thread)
+        rebuilt = self._rebuild(Thread(id=thread.id, created_seq=thread.created_seq,
+                                       last_seq=thread.last_seq), keep)
+        other = self._rebuild(Thread(id=self.new_id(), created_seq=st.seq, last_seq=st.seq),
+                              move)
+        self._move({m.article_id: other.id for m in move})
+        self.touched[rebuilt.id] = rebuilt
+        self.touched[other.id] = other
+        # Each part may now belong with a thread it was kept from by the wrong join.
+        for part, sibling in ((other, rebuilt.id), (rebuilt, other.id)):
+            if part.id in st.threads:
+                self._remerge(part, sibling)
+        return {m: t for m, t in self.moves.items() if m in {x.article_id for x in keep + move}}
+
+    def _move(self, moved: dict[int, int]) -> None:
+        entries = self.state.dups.entries
+        for article_id, thread_id in moved.items():
+            entry = entries.get(article_id)
+            if entry is not None:
+                entry.thread_id = thread_id
+        self.moves.update(moved)
+
+    @staticmethod
+    def _inner(members: list[Member]) -> float:
+        pairs = [dot(a.vec, b.vec) for i, b in enumerate(members) for a in members[:i]]
+        return sum(pairs) / len(pairs)
+
+    def _remerge(self, part: Thread, sibling: int) -> None:
+        """After a split: merge ``part`` into the small thread (sharing an index key, never
+        its ``sibling``) whose members are on average as like its own as the split test
+        asks of one thread: the same rule in the other direction. The older thread stays."""
+        st, p = self.state, self.params
+        found: set[int] = set()
+        for key in part.keys:
+            found.update(st.index.get(key, ()))
+        found.discard(part.id)
+        found.discard(sibling)
+        inner_part = self._inner(part.members)
+        best: tuple[float, Thread] | None = None
+        for tid in sorted(found, key=lambda t: (st.threads[t].created_seq, t)):
+            t = st.threads[tid]
+            if (not t.members or len(t.members) != t.n or t.n + part.n > p.split_max
+                    or self._sweepable(t)):  # in memory or not depends on sweep times
+                continue
+            if part.dated and t.dated:
+                assert part.first_at and part.last_end and t.first_at and t.last_end
+                if interval_gap_days(part.first_at, part.last_end, t.first_at,
+                                     t.last_end) > p.window_days:
+                    continue
+            between = sum([dot(a.vec, b.vec) for a in t.members for b in part.members]) / (
+                t.n * part.n)
+            inner = min(inner_part, self._inner(t.members)) if t.n > 1 else inner_part
+            if between >= p.split_ratio * inner and (best is None or between > best[0]):
+                best = (between, t)
+        if best is None:
+            return
+        a, b = sorted((part, best[1]), key=lambda t: (t.created_seq, t.id))
+        st.drop_thread(a)
+        st.drop_thread(b)
+        merged = self._rebuild(Thread(id=a.id, created_seq=a.created_seq, last_seq=a.last_seq),
+                               sorted(a.members + b.members, key=lambda m: m.seq))
+        self._move({m.article_id: merged.id for m in b.members})
+        self.touched.pop(b.id, None)
+        self.touched[merged.id] = merged
+        self.dropped.add(b.id)
+        self.merges += 1
+
+    def _rebuild(self, thread: Thread, members: list[Member]) -> Thread:
+        """``thread`` (empty) with ``members`` joined in order; added to the state."""
+        self.state.add_thread(thread)
+        for m in members:
+            self.join(thread, m.item())
+        thread.members = list(members)
+        thread.dirty = True
+        return thread
 
     def _duplicate(self, item: Item, mh: MinHash, size: int) -> Decision | None:
         st = self.state

@@ -325,6 +325,8 @@ def cluster_prepared(prepared: Sequence[Prepared], *, params: Any = None,
         decision = clusterer.assign(p.item)
         pred[p.key] = decision.thread_id
         dup_of[p.key] = by_id[decision.duplicate_of] if decision.duplicate_of else None
+    for article_id, thread_id in clusterer.moves.items():  # members a split moved
+        pred[by_id[article_id]] = thread_id
     return pred, dup_of
 
 

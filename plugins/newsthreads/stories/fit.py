@@ -106,7 +106,8 @@ def teacher_pairs(prepared: Sequence[Prepared], story: dict[Key, str],
                   params: Params) -> tuple[list[tuple[tuple[float, ...], int, bool]], float]:
     """(feature vector, same story?, dated?) for every retrieved candidate, each article then
     joining its gold thread; also the share of articles whose gold thread was retrieved."""
-    clusterer = Clusterer(State(), params=params)
+    # Every article joins its gold thread: no split repair rewrites what the teacher decided.
+    clusterer = Clusterer(State(), params=replace(params, split_max=0))
     thread_of: dict[str, int] = {}
     rows = []
     found = needed = 0
@@ -195,7 +196,11 @@ def _fit_bucket(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
 
 def run(stream: Stream, model: Model, params: Params) -> dict[Key, int]:
     clusterer = Clusterer(State(), params=params, model=model)
-    return {p.key: clusterer.assign(p.item).thread_id for p in stream.prepared}
+    pred = {p.key: clusterer.assign(p.item).thread_id for p in stream.prepared}
+    key_of = {p.item.article_id: p.key for p in stream.prepared}
+    for article_id, thread_id in clusterer.moves.items():  # members a split moved
+        pred[key_of[article_id]] = thread_id
+    return pred
 
 
 def choose_threshold(streams: Sequence[Stream], model: Model, params: Params,

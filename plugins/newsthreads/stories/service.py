@@ -25,14 +25,17 @@ import psycopg
 
 from newsthreads.gcpolicy import relaxed_gc
 from newsthreads.store import threads as store
+from newsthreads.stories.analyse import Features
 from newsthreads.stories.cluster import (
     SLACK,
     Clusterer,
     Decision,
     Item,
+    Member,
     Params,
     State,
     Thread,
+    canonical,
 )
 from newsthreads.stories.duplicates import Entry, from_bytes, to_bytes
 from newsthreads.stories.items import item_from_row
@@ -40,7 +43,7 @@ from newsthreads.stories.kernels import ACCELERATED
 from newsthreads.stories.label import thread_label
 from newsthreads.stories.model import Model
 from newsthreads.stories.prefetch import MIN_ARTICLES, Prefetcher
-from newsthreads.stories.writeback import Batch, BatchWriter
+from newsthreads.stories.writeback import Batch, BatchWriter, SplitWrites, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,9 @@ class ClusterStats:
     duplicates: int = 0
     imputed: int = 0
     late: int = 0  # articles older than the window that had to fetch old threads back
+    splits: int = 0  # threads the split repair divided in two
+    merges: int = 0  # ... and parts of those it merged into another thread
+    moved: int = 0  # articles those splits moved to another thread
     batches: int = 0
     seconds: float = 0.0
     worker_peak_mb: float | None = None  # the analysis worker's peak RSS, when one ran
@@ -107,6 +113,38 @@ def thread_to_row(thread: Thread, state: State) -> dict:
     }
 
 
+def member_to_json(m: Member) -> dict:
+    f = m.features
+    return {"lang": f.language, "terms": f.terms, "ents": f.entities, "xling": f.xling,
+            "display": f.display, "title_terms": list(f.title_terms), "tokens": f.tokens,
+            "vec": m.vec, "start": m.start.isoformat() if m.start else None,
+            "end": m.end.isoformat() if m.end else None, "title": m.title, "seq": m.seq}
+
+
+def member_from_json(article_id: int, d: dict) -> Member:
+    """A member as saved, its dicts back in canonical order (jsonb reorders keys)."""
+    features = canonical(Features(
+        language=d["lang"], terms=d["terms"], entities=d["ents"], xling=d["xling"],
+        display=d["display"], title_terms=tuple(d["title_terms"]), shingles=frozenset(),
+        tokens=int(d["tokens"])))
+    return Member(article_id, features, dict(sorted(d["vec"].items())),
+                  datetime.fromisoformat(d["start"]) if d["start"] else None,
+                  datetime.fromisoformat(d["end"]) if d["end"] else None, d["title"],
+                  int(d["seq"]))
+
+
+def _load_members(conn: psycopg.Connection, threads: list[Thread],
+                  params: Params) -> None:
+    """Give small threads their members back (only when every member was kept)."""
+    small = [t for t in threads if 0 < t.n <= params.split_max]
+    by_thread: dict[int, list[Member]] = {}
+    for thread_id, article_id, d in store.member_rows(conn, [t.id for t in small]):
+        by_thread.setdefault(thread_id, []).append(member_from_json(article_id, d))
+    for thread in small:
+        members = by_thread.get(thread.id, [])
+        thread.members = members if len(members) == thread.n else []
+
+
 class _IdBlock:
     """Thread ids from the ``threads`` sequence, fetched 64 at a time."""
 
@@ -120,12 +158,12 @@ class _IdBlock:
         return self.free.pop()
 
 
-def _add_loaded_threads(state: State, rows: list[dict]) -> None:
-    threads = [thread_from_row(r) for r in rows]
+def _add_loaded_threads(conn: psycopg.Connection, state: State, rows: list[dict],
+                        params: Params) -> None:
+    threads = [t for t in map(thread_from_row, rows) if t.id not in state.threads]
+    _load_members(conn, threads, params)
     terms: set[str] = set()
     for thread in threads:
-        if thread.id in state.threads:
-            continue
         state.add_thread(thread)
         terms.update(thread.text)
         terms.update(thread.ents)
@@ -150,7 +188,8 @@ def load_state(conn: psycopg.Connection, params: Params) -> State:
                   df_loader=lambda terms: store.read_df(conn, terms))
     since = hwm - timedelta(days=params.window_days) - SLACK if hwm is not None else None
     state.swept_before = since
-    _add_loaded_threads(state, store.active_thread_rows(conn, since, seq - params.undated_span))
+    _add_loaded_threads(conn, state, store.active_thread_rows(conn, since,
+                                                              seq - params.undated_span), params)
     dup_since = hwm - timedelta(days=params.dup_days + 2) if hwm is not None else None
     state.sigs_swept_before = dup_since
     _add_signatures(state, store.recent_signatures(conn, dup_since, seq - params.dup_span))
@@ -179,9 +218,9 @@ class _Runner:
             self.before_read()  # what was swept may still be on its way to the database
         if threads:
             window = timedelta(days=self.params.window_days)
-            _add_loaded_threads(self.state, store.late_thread_rows(
+            _add_loaded_threads(self.conn, self.state, store.late_thread_rows(
                 self.conn, item.start - window, item.end + window, keys,
-                self.state.threads.keys()))
+                self.state.threads.keys()), self.params)
         if signatures:
             near = timedelta(days=self.params.dup_days)
             _add_signatures(self.state, store.signatures_between(
@@ -223,15 +262,43 @@ class _Runner:
         the writer commits them before anything reads them back (see ``writeback``)."""
         st = self.state
         touched = sorted(self.clusterer.touched.values(), key=lambda t: t.id)
+        writes = _split_writes(self.clusterer, touched, assignments)
+        self.stats.moved += writes.moved
         batch = Batch(threads=store.thread_params([thread_to_row(t, st) for t in touched]),
                       assignments=store.assignment_params(assignments),
                       increments=store.df_params(increments),
-                      counters=(st.n_docs, st.seq, st.hwm), touched=[t.id for t in touched])
+                      counters=(st.n_docs, st.seq, st.hwm), touched=[t.id for t in touched],
+                      splits=writes)
         for thread in touched:
             thread.dirty = False
         self.clusterer.touched = {}
+        self.stats.splits += self.clusterer.splits
+        self.stats.merges += self.clusterer.merges
+        self.clusterer.splits = self.clusterer.merges = 0
         self.stats.batches += 1
         return batch
+
+
+def _split_writes(clusterer: Clusterer, touched: list[Thread],
+                  assignments: list[dict]) -> SplitWrites:
+    """What the split repair adds to a batch's writes: new assignments are pointed (in
+    place) at the threads splits moved them to; moves of earlier articles, threads merged
+    away, the kept members' features of the new articles and the threads that outgrew the
+    repair are taken from the clusterer, encoded."""
+    moves, clusterer.moves = clusterer.moves, {}
+    new = {a["article_id"] for a in assignments}
+    for a in assignments:
+        a["thread_id"] = moves.get(a["article_id"], a["thread_id"])
+    dropped, clusterer.dropped = sorted(clusterer.dropped), set()
+    outgrown, clusterer.outgrown = sorted(clusterer.outgrown), set()
+    members = [{"article_id": m.article_id, "features": member_to_json(m)}
+               for t in touched for m in t.members if m.article_id in new]
+    if moves:
+        log.info("split repair: %d articles moved to other threads", len(moves))
+    return SplitWrites(
+        moves=store.move_params({a: t for a, t in moves.items() if a not in new}),
+        dropped=dropped, members=store.member_params(members), outgrown=outgrown,
+        moved=len(moves))
 
 
 def _terms(item: Item) -> list[str]:
@@ -296,9 +363,10 @@ def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int
         with conn.transaction():
             stats.imputed += store.impute_missing(conn)
     stats.seconds = time.perf_counter() - began
-    log.info("clustered %d articles: %d new threads, %d duplicates, %d dates imputed "
-             "in %.2fs%s", stats.assigned, stats.new_threads, stats.duplicates, stats.imputed,
-             stats.seconds, "" if ACCELERATED else
+    log.info("clustered %d articles: %d new threads, %d duplicates, %d dates imputed, "
+             "%d threads split and %d parts merged (%d articles moved) in %.2fs%s",
+             stats.assigned, stats.new_threads, stats.duplicates, stats.imputed, stats.splits,
+             stats.merges, stats.moved, stats.seconds, "" if ACCELERATED else
              " (C kernels not built: pure Python, same threads, about 2x slower; reinstall"
              " the package with a C compiler present)")
     return stats
@@ -341,6 +409,10 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
         if stats.batches % VACUUM_EVERY == 0 and queue:
             writer.run_idle(store.vacuum_state)
     writer.wait()
+    swept, runner.clusterer.outgrown = sorted(runner.clusterer.outgrown), set()
+    if swept:  # members of threads the last sweep let go (see Clusterer.sweep)
+        with conn.transaction():
+            store.forget_members(conn, swept)
 
 
 def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
@@ -398,11 +470,15 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
             thread.created_seq += seq
             thread.last_seq += seq
             thread.norm_epoch = -1
-        store.save_threads(conn, store.thread_params([thread_to_row(t, fresh)
-                                                      for t in new_threads]))
-        store.save_assignments(conn, store.assignment_params(assignments))
-        store.add_df(conn, store.df_params(df_new))
-        store.write_counters(conn, n_docs + new_docs, seq + fresh.seq, hwm)
+        stats.splits, stats.merges = clusterer.splits, clusterer.merges
+        ordered = sorted(new_threads, key=lambda t: t.id)
+        writes = _split_writes(clusterer, ordered, assignments)
+        stats.moved = writes.moved
+        write_batch(conn, Batch(
+            threads=store.thread_params([thread_to_row(t, fresh) for t in new_threads]),
+            assignments=store.assignment_params(assignments),
+            increments=store.df_params(df_new),
+            counters=(n_docs + new_docs, seq + fresh.seq, hwm), touched=[], splits=writes))
         _rebuild_threads(conn, [t for t in left if t not in deleted], params)
         stats.imputed = store.impute_dates(conn, None)
         after = store.thread_assignment_rows(conn, ids)

@@ -30,6 +30,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class SplitWrites:
+    """What the split repair changed in the batch (``stories.cluster``, "Split repair")."""
+
+    moves: bytes = b"{}"  # store.move_params: earlier articles moved to another thread
+    dropped: list[int] = field(default_factory=list)  # threads merged into another
+    members: bytes = b"[]"  # store.member_params: kept features of small threads' members
+    outgrown: list[int] = field(default_factory=list)  # threads past the repair's size
+    moved: int = 0  # articles moved, for the run's statistics
+
+
+@dataclass
 class Batch:
     """Everything one batch writes, as values no later clustering changes."""
 
@@ -38,12 +49,18 @@ class Batch:
     increments: bytes  # store.df_params
     counters: tuple[int, int, Any]  # n_docs, seq, hwm
     touched: list[int] = field(default_factory=list)  # thread ids, for imputed dates
+    splits: SplitWrites = field(default_factory=SplitWrites)
 
 
 def write_batch(conn: psycopg.Connection, batch: Batch) -> int:
     """Write one batch in the caller's transaction; returns the dates imputed."""
     store.save_threads(conn, batch.threads)
     store.save_assignments(conn, batch.assignments)
+    split = batch.splits
+    store.move_articles(conn, split.moves)
+    store.delete_empty_threads(conn, split.dropped)  # merged into another by the repair
+    store.save_members(conn, split.members)
+    store.forget_members(conn, split.outgrown)
     store.add_df(conn, batch.increments)
     store.write_counters(conn, *batch.counters)
     return store.impute_dates(conn, batch.touched)
