@@ -201,6 +201,10 @@ def test_signature_is_datasketchs() -> None:
         fast = signature(shingles)
         assert fast.hashvalues.dtype == mh.hashvalues.dtype
         assert np.array_equal(fast.hashvalues, mh.hashvalues) and fast == mh
+        # built without __init__: the same attributes, the permutations shared
+        assert vars(fast).keys() == vars(mh).keys() and fast.scheme == mh.scheme
+        assert fast.permutations is _TEMPLATE.permutations and fast.hashfunc is _hash
+        assert from_bytes(to_bytes(fast)) == fast
 
 
 def test_interval_gap_respects_precision() -> None:

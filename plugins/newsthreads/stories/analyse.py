@@ -13,17 +13,26 @@ import math
 import re
 import sys
 import unicodedata
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from itertools import chain, compress, repeat
+from itertools import repeat
 from operator import mul, truediv
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 import snowballstemmer
 
 from newsthreads.stories.stopwords import ANY_STOPWORD, STOPWORDS
+from newsthreads.stories.textkernels import (
+    END,
+    WORD,
+    WORD_AT,
+    WORD_RE,
+    count_keys,
+    name_candidates,
+    tokens_at,
+)
+from newsthreads.stories.textkernels import words as tokenise
 
 # ISO 639-1 → Snowball algorithm. Languages without one fall back to prefix truncation.
 SNOWBALL = {
@@ -38,14 +47,8 @@ FALLBACK_PREFIX = 6  # crude but language-blind stemming: "politikere" and "poli
 ENTITY_PREFIX = "@"  # entity keys share the document-frequency table with stems
 XLING_PREFIX = "~"  # language-blind word keys (see xling_key)
 
-_WORD_RE = r"\w+(?:[-'’]\w+)*"
-_WORD = re.compile(_WORD_RE, re.UNICODE)
-_END = r"[.!?:;«»\"“”()\[\]–—\n]"  # what ends a sentence (or opens a quote)
-# _WORD's tokens, in group 1 if a sentence end and at most two spaces come before the token
-# (_SENTENCE_END in the three characters before it), else in group 2: one findall instead of a
-# finditer and a look-back search per capitalised token. Neither sentence ends nor spaces are
-# ever part of a token, so consuming them leaves the tokens as _WORD finds them.
-_WORD_AT = re.compile(rf"{_END}\s{{0,2}}({_WORD_RE})|({_WORD_RE})", re.UNICODE)
+# The token patterns and the loops over tokens are in textkernels (C when built).
+_WORD_RE, _WORD, _END, _WORD_AT = WORD_RE, WORD, END, WORD_AT
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "ł": "l", "đ": "d", "þ": "th",
                        "ð": "d", "œ": "oe", "ı": "i"})
 
@@ -168,6 +171,8 @@ class Features:
 @lru_cache(maxsize=500_000)
 def fold(word: str) -> str:
     """Casefold and strip diacritics: 'Ørnulf' → 'ornulf', 'Nepomnjasjtsjij' stays as is."""
+    if word.isascii():  # nothing to translate, decompose or strip: casefold is lower()
+        return word.lower()
     word = word.casefold().translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -293,13 +298,6 @@ def normalise_language(language: str | None, text: str) -> str:
         return "und"
 
 
-def _counts(keys: Iterable[str | None]) -> dict[str, int]:
-    """How often each key occurs (None is no key), in order of first occurrence."""
-    counts = Counter(keys)
-    counts.pop(None, None)
-    return cast(dict[str, int], counts)
-
-
 _WEIGHT: _Memo[int, float] = _Memo(lambda count: 1.0 + math.log(count))  # sublinear TF
 
 
@@ -313,12 +311,6 @@ def _unit(counts: dict[str, int]) -> dict[str, float]:
     keys = sorted(counts)
     return dict(zip(keys, map(truediv, map(weight, map(counts.__getitem__, keys)), repeat(norm)),
                     strict=True))
-
-
-def _may_be_name(token: str) -> bool:
-    """Capitalised, not all lower case, no digits."""
-    return (not token.islower() and token[0].isupper()
-            and not any(ch.isdigit() for ch in token))
 
 
 def _name_parts(token: str) -> tuple[tuple[str, str], ...]:
@@ -337,17 +329,8 @@ def _name_parts(token: str) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-# by (token, '') or ('', token), as _WORD_AT finds them
-_MAY_BE_NAME: _Memo[tuple[str, str], bool] = _Memo(lambda pair: _may_be_name(max(pair)))
 _NAME_PARTS: _Memo[str, tuple[tuple[str, str], ...]] = _Memo(_name_parts)
-
-
-def _tokens_at(text: str) -> list[tuple[str, str]]:
-    """_WORD's tokens as (token, '') if sentence-initial, else ('', token)."""
-    pairs = _WORD_AT.findall(text)
-    if pairs and _WORD.match(text):  # the first token starts the text
-        pairs[0] = (max(pairs[0]), "")
-    return pairs
+_tokens_at = tokens_at  # the tests' name for it
 
 
 def _entities(text: str) -> list[tuple[str, str]]:
@@ -356,8 +339,7 @@ def _entities(text: str) -> list[tuple[str, str]]:
     A sentence-initial capitalised word ("Deretter", "The") counts only if it also occurs
     capitalised inside a sentence and never in lower case: names recur, function words do not.
     """
-    pairs = _tokens_at(text)
-    candidates = list(compress(pairs, map(_MAY_BE_NAME.__getitem__, pairs)))
+    candidates = name_candidates(text)
     inside = {token for _, token in candidates}  # names seen inside a sentence ('' too)
     tokens: set[str] | None = None
     found: list[tuple[str, str]] = []
@@ -370,7 +352,7 @@ def _entities(text: str) -> list[tuple[str, str]]:
                 lower = token.lower()
                 if lower.islower():  # a function word if it also occurs in lower case
                     if tokens is None:
-                        tokens = set(chain.from_iterable(pairs))
+                        tokens = set(tokenise(text))
                     if lower in tokens:
                         continue
         found.extend(_NAME_PARTS[token])
@@ -388,8 +370,8 @@ def _shingle_words(text: str, dup_text: str | None, words: list[str]) -> list[st
         if not head:
             return words
         if head.endswith("\n"):
-            return words[len(_WORD.findall(head.lower())):]
-    return list(map(_FOLDED.__getitem__, _WORD.findall(dup)))
+            return words[len(tokenise(head.lower())):]
+    return list(map(_FOLDED.__getitem__, tokenise(dup)))
 
 
 def analyse(text: str, *, title: str | None = None, language: str | None = None,
@@ -398,11 +380,11 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
     ``dup_text`` is the part that near-duplicate detection shingles (lead and body: outlets
     re-title wire copies, so titles are left out)."""
     lang = normalise_language(language, text)
-    words = _WORD.findall(text.lower())
+    words = tokenise(text.lower())
     # Counted in order of first occurrence, as word by word: the unit vectors' float sums
     # depend on the order.
-    counts = _counts(map(_WORDS.table(lang).__getitem__, words))
-    xl_counts = _counts(map(_XLING.__getitem__, words))
+    counts = count_keys(_WORDS.table(lang), words)
+    xl_counts = count_keys(_XLING, words)
     tokens = len(words)
     ent_counts: dict[str, int] = {}
     display: dict[str, str] = {}
@@ -416,7 +398,7 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
         display.setdefault(k, key[1:])
     title_terms: tuple[str, ...] = ()
     if title:
-        title_terms = tuple(sorted({t for w in _WORD.findall(title.lower())
+        title_terms = tuple(sorted({t for w in tokenise(title.lower())
                                     if (t := _WORDS.stem(lang, w)) is not None}))
     words = _shingle_words(text, dup_text, words)
     shingles = frozenset(map(" ".join, zip(words, words[1:], words[2:], strict=False)))

@@ -1,0 +1,111 @@
+"""The text analysis's hot loops: their definitions, and their C versions.
+
+Each function below is the reference: plain Python (regular expressions, ``Counter``, numpy)
+that says what the result is. When the extension ``_textkernels`` (``_textkernels.c``) is
+importable, the names are rebound to its functions, which return the same values (the tests
+compare both on random text); they skip the regex engine's generic matching and the
+interpreter's per-token work. ``ACCELERATED`` says which is in use. As with ``kernels``,
+``NEWSTHREADS_PURE_PYTHON=1`` keeps the Python versions.
+
+The patterns live here, not in ``analyse``, so that the definitions need nothing of it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import cast
+
+import numpy as np
+
+WORD_RE = r"\w+(?:[-'’]\w+)*"
+WORD = re.compile(WORD_RE, re.UNICODE)
+END = r"[.!?:;«»\"“”()\[\]–—\n]"  # what ends a sentence (or opens a quote)
+# WORD's tokens, in group 1 if a sentence end and at most two spaces come before the token
+# (END in the three characters before it), else in group 2: one findall instead of a
+# finditer and a look-back search per capitalised token. Neither sentence ends nor spaces are
+# ever part of a token, so consuming them leaves the tokens as WORD finds them.
+WORD_AT = re.compile(rf"{END}\s{{0,2}}({WORD_RE})|({WORD_RE})", re.UNICODE)
+SEP = "\n"  # never inside a shingle (words of WORD, folded, joined by spaces)
+
+
+def words(text: str) -> list[str]:
+    """The tokens of ``text``: words, with inner hyphens and apostrophes (``Jong-un``)."""
+    return WORD.findall(text)
+
+
+def tokens_at(text: str) -> list[tuple[str, str]]:
+    """WORD's tokens as (token, '') if sentence-initial, else ('', token)."""
+    pairs = WORD_AT.findall(text)
+    if pairs and WORD.match(text):  # the first token starts the text
+        pairs[0] = (max(pairs[0]), "")
+    return pairs
+
+
+def may_be_name(token: str) -> bool:
+    """Capitalised, not all lower case, no digits."""
+    return (not token.islower() and token[0].isupper()
+            and not any(ch.isdigit() for ch in token))
+
+
+def name_candidates(text: str) -> list[tuple[str, str]]:
+    """The pairs of :func:`tokens_at` whose token may be a name."""
+    return [pair for pair in tokens_at(text) if may_be_name(max(pair))]
+
+
+def count_keys(table: Mapping[str, str | None], words: list[str]) -> dict[str, int]:
+    """How often each ``table[word]`` occurs (None is no key), in order of first occurrence:
+    the unit vectors' float sums depend on the order."""
+    counts = Counter(map(table.__getitem__, words))
+    counts.pop(None, None)
+    return cast(dict[str, int], counts)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def _crc32s(shingles: list[str]) -> np.ndarray:
+    """``zlib.crc32`` of each shingle's UTF-8; encoded in one piece, which is cheaper."""
+    parts = SEP.join(shingles).encode("utf-8").split(SEP.encode())
+    if len(parts) != len(shingles):  # a shingle that holds the separator after all
+        parts = [s.encode("utf-8") for s in shingles]
+    return np.fromiter(map(zlib.crc32, parts), dtype=np.uint32, count=len(parts))
+
+
+def minhash_into(shingles: Iterable[str], a: np.ndarray, b: np.ndarray,
+                 out: np.ndarray) -> None:
+    """datasketch's affine32 MinHash of ``shingles`` into ``out`` (uint32): each crc32 mixed
+    with the MurmurHash3 finalizer, permuted as a·h + b (mod 2**32), the least value per
+    permutation kept; all ones when there are no shingles."""
+    batch = list(shingles)
+    if batch:
+        permuted = np.multiply.outer(a, _fmix32(_crc32s(batch)))
+        permuted += b[:, None]
+        out[:] = permuted.min(axis=1)
+    else:
+        out[:] = np.iinfo(np.uint32).max
+
+
+PYTHON = {f.__name__: f for f in (words, name_candidates, count_keys, minhash_into)}
+
+ACCELERATED = False
+if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
+    try:
+        from newsthreads.stories._textkernels import (  # type: ignore[no-redef]  # noqa: F811
+            count_keys,
+            minhash_into,
+            name_candidates,
+            words,
+        )
+
+        ACCELERATED = True
+    except ImportError:  # no compiler at install time, or plugins/ used as a bare folder
+        pass

@@ -1,0 +1,120 @@
+"""The text kernels (``stories/_textkernels.c``) against their definitions (``textkernels.py``).
+
+Random text from Hypothesis, weighted towards what the tokeniser and the sentence rule turn
+on (word characters of every script, joiners, sentence ends, spaces, case-blind look-alikes);
+then whole analyses with and without the C code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from newsthreads.stories import textkernels
+from newsthreads.stories.analyse import _Memo, fold
+from newsthreads.stories.duplicates import _A, _B
+
+C = pytest.importorskip("newsthreads.stories._textkernels", reason="C kernels not built")
+PY = textkernels.PYTHON
+ROOT = Path(__file__).resolve().parent.parent
+
+TRICKY = list("aZ_9-'’.!?:;«»\"“”()[]–—\n\t \r\u00a0\u2028\u3000٢２²½ⅫſKıİǅǄǆÆøßﬁΣσςΩ")
+TRICKY += ["\u0301", "\u0307", "\u200b", "\ufeff", "\U0001d400", "\U0001f600", "Ⅻ", "ǈ"]
+chars = st.one_of(st.sampled_from(TRICKY), st.characters(blacklist_categories=["Cs"]))
+texts = st.text(chars, max_size=80)
+
+
+def test_the_extension_was_built_and_is_used() -> None:
+    assert textkernels.ACCELERATED
+    assert textkernels.words is C.words
+
+
+@settings(max_examples=2000, deadline=None)
+@given(texts)
+def test_words(text: str) -> None:
+    assert C.words(text) == PY["words"](text)
+    assert C.words(text.lower()) == PY["words"](text.lower())
+
+
+@settings(max_examples=2000, deadline=None)
+@given(texts)
+def test_name_candidates(text: str) -> None:
+    assert C.name_candidates(text) == PY["name_candidates"](text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["Kim", "kim", "og", "the", "møte", "x", "2019", "æ"]),
+                max_size=40))
+def test_count_keys(words: list[str]) -> None:
+    tables = [_Memo(lambda w: None if len(w) < 2 else fold(w)[:3]) for _ in range(2)]
+    tables[0]["og"] = None
+    tables[1]["og"] = None
+    c, p = C.count_keys(tables[0], words), PY["count_keys"](tables[1], words)
+    assert list(c.items()) == list(p.items())  # the order too: norms are summed in it
+    assert list(tables[0].items()) == list(tables[1].items())  # misses asked the memo alike
+
+
+def minhash(fn, shingles: list[str]) -> np.ndarray:
+    out = np.zeros(len(_A), dtype=np.uint32)
+    fn(shingles, _A, _B, out)
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(chars, max_size=12), max_size=60))
+def test_minhash_into(shingles: list[str]) -> None:
+    assert np.array_equal(minhash(C.minhash_into, shingles),
+                          minhash(PY["minhash_into"], shingles))
+    assert np.array_equal(minhash(C.minhash_into, frozenset(shingles)),
+                          minhash(C.minhash_into, shingles))
+
+
+def test_minhash_of_odd_lengths_and_bad_input() -> None:
+    a, b = _A[:37].copy(), _B[:37].copy()  # not a whole block of 128 permutations
+    for shingles in ([], ["a b c"], [f"ord {i} æøå" for i in range(300)]):
+        out_c, out_p = np.zeros(37, np.uint32), np.zeros(37, np.uint32)
+        C.minhash_into(shingles, a, b, out_c)
+        PY["minhash_into"](shingles, a, b, out_p)
+        assert np.array_equal(out_c, out_p)
+    out = np.zeros(len(_A), np.uint32)
+    for fn in (C.minhash_into, PY["minhash_into"]):
+        with pytest.raises(UnicodeEncodeError):  # a lone surrogate, as str.encode
+            fn(["ok", "bad \ud800"], _A, _B, out)
+    with pytest.raises(TypeError):
+        C.minhash_into(["x"], _A.astype(np.int64), _B, out)
+
+
+def analyses(pure: bool) -> str:
+    """Features and signatures of tricky texts, in a fresh process."""
+    code = (
+        "import json, sys\n"
+        "from newsthreads.stories.items import item_from_fields\n"
+        "out = []\n"
+        "for t in json.loads(sys.stdin.read()):\n"
+        "    i = item_from_fields(0, title=t[:20] or None, lead=None, body=t, language='nb',"
+        " start=None, end=None)\n"
+        "    f = i.features\n"
+        "    out.append([list(f.terms.items()), list(f.entities.items()),"
+        " list(f.xling.items()), list(f.display.items()), f.title_terms,"
+        " sorted(f.shingles), f.tokens, i.minhash.hashvalues.tolist()])\n"
+        "print(json.dumps(out))\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"))
+    env.pop("NEWSTHREADS_PURE_PYTHON", None)
+    if pure:
+        env["NEWSTHREADS_PURE_PYTHON"] = "1"
+    body = ("Statsminister Erna Solberg møtte Kim Jong-un 28. juli 2019. Deretter reiste "
+            "Solbergs rådgivere hjem.  «Møtet» ble avsluttet kl. 12:30; NATO-sjefen kom. ")
+    inputs = [body * k for k in range(1, 4)] + [body.upper(), body.lower(), "", "٢٠١٣ İstanbul"]
+    return subprocess.run([sys.executable, "-c", code], input=json.dumps(inputs), env=env,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_analysis_is_the_same_without_the_extension() -> None:
+    assert analyses(pure=False) == analyses(pure=True)
