@@ -14,6 +14,6 @@ setup(ext_modules=[Extension(
 ), Extension(  # the text analysis's loops (stories/textkernels.py has their definitions)
     "newsthreads.stories._textkernels",
     sources=["plugins/newsthreads/stories/_textkernels.c"],
-    extra_compile_args=["-O2", "-fno-strict-aliasing"],
+    extra_compile_args=["-O2", "-ffp-contract=off", "-fno-strict-aliasing"],
     optional=True,
 )])

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -49,16 +50,42 @@ def test_name_candidates(text: str) -> None:
     assert C.name_candidates(text) == PY["name_candidates"](text)
 
 
+word_lists = st.lists(st.sampled_from(["Kim", "kim", "og", "the", "møte", "x", "2019", "æ",
+                                       "ǅemal", "İs", "\U0001d400x"]), max_size=40)
+
+
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.sampled_from(["Kim", "kim", "og", "the", "møte", "x", "2019", "æ"]),
-                max_size=40))
+@given(word_lists)
 def test_count_keys(words: list[str]) -> None:
+    assert list(C.word_counts(words).items()) == list(PY["word_counts"](words).items())
     tables = [_Memo(lambda w: None if len(w) < 2 else fold(w)[:3]) for _ in range(2)]
     tables[0]["og"] = None
     tables[1]["og"] = None
-    c, p = C.count_keys(tables[0], words), PY["count_keys"](tables[1], words)
+    c = C.count_keys(tables[0], C.word_counts(words))
+    p = PY["count_keys"](tables[1], PY["word_counts"](words))
     assert list(c.items()) == list(p.items())  # the order too: norms are summed in it
     assert list(tables[0].items()) == list(tables[1].items())  # misses asked the memo alike
+    # and what counting word by word gives
+    by_word = Counter(map(tables[1].__getitem__, words))
+    by_word.pop(None, None)
+    assert list(c.items()) == list(by_word.items())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(chars, max_size=6), st.integers(1, 10**6), max_size=30))
+def test_unit(counts: dict[str, int]) -> None:
+    c, p = C.unit(counts), PY["unit"](counts)
+    assert list(c) == list(p) and [v.hex() for v in c.values()] == [v.hex() for v in p.values()]
+    if sys.version_info < (3, 12):  # where the C version is the one used
+        assert textkernels.unit is C.unit
+
+
+@settings(max_examples=500, deadline=None)
+@given(word_lists)
+def test_shingles(words: list[str]) -> None:
+    c, p = C.shingles(words), PY["shingles"](words)
+    assert type(c) is frozenset and c == p
+    assert sorted(map(ascii, c)) == sorted(map(ascii, p))
 
 
 def minhash(fn, shingles: list[str]) -> np.ndarray:

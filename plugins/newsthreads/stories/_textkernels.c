@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -162,47 +163,169 @@ fail:
     return NULL;
 }
 
-/* count_keys(table, words): analyse._counts(map(table.__getitem__, words)) as a plain dict,
- * in order of first occurrence; a miss asks the mapping (its __missing__). */
-static PyObject *k_count_keys(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 || !PyDict_Check(args[0]) || !PyList_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "count_keys(table: dict, words: list)");
+/* word_counts(words): Counter(words) as a plain dict, in order of first occurrence. */
+static PyObject *k_word_counts(PyObject *self, PyObject *words) {
+    if (!PyList_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "word_counts(words: list)");
         return NULL;
     }
-    PyObject *table = args[0], *words = args[1];
     PyObject *counts = PyDict_New();
     if (counts == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(words); i++) {
         PyObject *word = PyList_GET_ITEM(words, i);
-        PyObject *key = PyDict_GetItemWithError(table, word); /* borrowed */
-        if (key != NULL) {
-            Py_INCREF(key);
-        } else if (PyErr_Occurred() || (key = PyObject_GetItem(table, word)) == NULL) {
-            Py_DECREF(counts);
-            return NULL;
-        }
-        if (key == Py_None) {
-            Py_DECREF(key);
-            continue;
-        }
-        PyObject *old = PyDict_GetItemWithError(counts, key);
-        PyObject *now = NULL;
+        PyObject *old = PyDict_GetItemWithError(counts, word), *now = NULL;
         if (old != NULL) {
             Py_ssize_t c = PyLong_AsSsize_t(old);
             now = c == -1 && PyErr_Occurred() ? NULL : PyLong_FromSsize_t(c + 1);
         } else if (!PyErr_Occurred()) {
             now = PyLong_FromLong(1);
         }
-        int rc = now == NULL ? -1 : PyDict_SetItem(counts, key, now);
+        int rc = now == NULL ? -1 : PyDict_SetItem(counts, word, now);
         Py_XDECREF(now);
-        Py_DECREF(key);
         if (rc < 0) {
             Py_DECREF(counts);
             return NULL;
         }
     }
     return counts;
+}
+
+/* count_keys(table, counts): per key table[word] (None is no key) the sum of the counts of
+ * its words, in order of first occurrence; a miss asks the mapping (its __missing__). */
+static PyObject *k_count_keys(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "count_keys(table: dict, counts: dict)");
+        return NULL;
+    }
+    PyObject *table = args[0], *word, *n;
+    PyObject *out = PyDict_New();
+    if (out == NULL)
+        return NULL;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(args[1], &pos, &word, &n)) {
+        PyObject *key = PyDict_GetItemWithError(table, word); /* borrowed */
+        if (key != NULL) {
+            Py_INCREF(key);
+        } else if (PyErr_Occurred() || (key = PyObject_GetItem(table, word)) == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (key == Py_None) {
+            Py_DECREF(key);
+            continue;
+        }
+        PyObject *old = PyDict_GetItemWithError(out, key);
+        PyObject *now = old != NULL ? PyNumber_Add(old, n)
+                        : PyErr_Occurred() ? NULL : Py_NewRef(n);
+        int rc = now == NULL ? -1 : PyDict_SetItem(out, key, now);
+        Py_XDECREF(now);
+        Py_DECREF(key);
+        if (rc < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* unit(counts): {key: (1 + log(count)) / norm} by sorted key, the norm summed in the counts'
+ * order from 0.0 (what sum() does up to Python 3.11; textkernels binds this only there). */
+static PyObject *k_unit(PyObject *self, PyObject *counts) {
+    if (!PyDict_Check(counts)) {
+        PyErr_SetString(PyExc_TypeError, "unit(counts: dict)");
+        return NULL;
+    }
+    PyObject *key, *n, *out = PyDict_New(), *keys = NULL;
+    if (out == NULL)
+        return NULL;
+    Py_ssize_t pos = 0;
+    double sq = 0.0;
+    while (PyDict_Next(counts, &pos, &key, &n)) {
+        double c = PyLong_AsDouble(n);
+        if (c == -1.0 && PyErr_Occurred())
+            goto fail;
+        if (!(c > 0.0)) {
+            PyErr_SetString(PyExc_ValueError, "math domain error");
+            goto fail;
+        }
+        double w = 1.0 + log(c);
+        sq += w * w;
+    }
+    double norm = sqrt(sq);
+    if (norm == 0.0)
+        return out;
+    if ((keys = PyDict_Keys(counts)) == NULL || PyList_Sort(keys) < 0)
+        goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        key = PyList_GET_ITEM(keys, i);
+        n = PyDict_GetItemWithError(counts, key);
+        double c = n == NULL ? -1.0 : PyLong_AsDouble(n);
+        if (n == NULL || (c == -1.0 && PyErr_Occurred()))
+            goto fail;
+        PyObject *v = PyFloat_FromDouble((1.0 + log(c)) / norm);
+        int rc = v == NULL ? -1 : PyDict_SetItem(out, key, v);
+        Py_XDECREF(v);
+        if (rc < 0)
+            goto fail;
+    }
+    Py_DECREF(keys);
+    return out;
+fail:
+    Py_XDECREF(keys);
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* shingles(words): frozenset(map(" ".join, zip(words, words[1:], words[2:]))). */
+static PyObject *k_shingles(PyObject *self, PyObject *words) {
+    if (!PyList_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "shingles(words: list)");
+        return NULL;
+    }
+    PyObject *out = PyFrozenSet_New(NULL);
+    if (out == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(words);
+    for (Py_ssize_t i = 0; i + 2 < n; i++) {
+        PyObject *w[3];
+        Py_ssize_t len = 2;
+        Py_UCS4 maxchar = ' ';
+        for (int k = 0; k < 3; k++) {
+            w[k] = PyList_GET_ITEM(words, i + k);
+            if (!PyUnicode_Check(w[k]) || PyUnicode_READY(w[k]) < 0) {
+                PyErr_SetString(PyExc_TypeError, "shingles(): words must be str");
+                goto fail;
+            }
+            len += PyUnicode_GET_LENGTH(w[k]);
+            Py_UCS4 mc = PyUnicode_MAX_CHAR_VALUE(w[k]);
+            maxchar = mc > maxchar ? mc : maxchar;
+        }
+        PyObject *sh = PyUnicode_New(len, maxchar);
+        if (sh == NULL)
+            goto fail;
+        Py_ssize_t at = 0;
+        for (int k = 0; k < 3; k++) {
+            if (k) {
+                PyUnicode_WRITE(PyUnicode_KIND(sh), PyUnicode_DATA(sh), at, ' ');
+                at++;
+            }
+            Py_ssize_t wl = PyUnicode_GET_LENGTH(w[k]);
+            if (PyUnicode_CopyCharacters(sh, at, w[k], 0, wl) < 0) {
+                Py_DECREF(sh);
+                goto fail;
+            }
+            at += wl;
+        }
+        int rc = PySet_Add(out, sh);
+        Py_DECREF(sh);
+        if (rc < 0)
+            goto fail;
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
 }
 
 /* CRC-32 (the zlib polynomial, reflected), as zlib.crc32 computes it. */
@@ -363,7 +486,10 @@ done:
 static PyMethodDef methods[] = {
     {"words", k_words, METH_O, NULL},
     {"name_candidates", k_name_candidates, METH_O, NULL},
+    {"word_counts", k_word_counts, METH_O, NULL},
     {"count_keys", (PyCFunction)(void (*)(void))k_count_keys, METH_FASTCALL, NULL},
+    {"unit", k_unit, METH_O, NULL},
+    {"shingles", k_shingles, METH_O, NULL},
     {"minhash_into", (PyCFunction)(void (*)(void))k_minhash_into, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };

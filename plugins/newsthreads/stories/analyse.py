@@ -9,15 +9,12 @@ same features, which determinism and restart-equivalence rest on.
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from itertools import repeat
-from operator import mul, truediv
 from typing import Generic, TypeVar
 
 import snowballstemmer
@@ -31,7 +28,10 @@ from newsthreads.stories.textkernels import (
     count_keys,
     name_candidates,
     tokens_at,
+    word_counts,
 )
+from newsthreads.stories.textkernels import shingles as word_shingles
+from newsthreads.stories.textkernels import unit as _unit
 from newsthreads.stories.textkernels import words as tokenise
 
 # ISO 639-1 → Snowball algorithm. Languages without one fall back to prefix truncation.
@@ -298,21 +298,6 @@ def normalise_language(language: str | None, text: str) -> str:
         return "und"
 
 
-_WEIGHT: _Memo[int, float] = _Memo(lambda count: 1.0 + math.log(count))  # sublinear TF
-
-
-def _unit(counts: dict[str, int]) -> dict[str, float]:
-    weight = _WEIGHT.__getitem__
-    weights = list(map(weight, counts.values()))
-    # summed in the counts' order: float addition is not associative
-    norm = math.sqrt(sum(map(mul, weights, weights)))
-    if not norm:
-        return {}
-    keys = sorted(counts)
-    return dict(zip(keys, map(truediv, map(weight, map(counts.__getitem__, keys)), repeat(norm)),
-                    strict=True))
-
-
 def _name_parts(token: str) -> tuple[tuple[str, str], ...]:
     """(entity key, display form) of each name in a capitalised token:
     'Jong-un' → ('@jong', 'Jong')."""
@@ -383,8 +368,9 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
     words = tokenise(text.lower())
     # Counted in order of first occurrence, as word by word: the unit vectors' float sums
     # depend on the order.
-    counts = count_keys(_WORDS.table(lang), words)
-    xl_counts = count_keys(_XLING, words)
+    distinct = word_counts(words)
+    counts = count_keys(_WORDS.table(lang), distinct)
+    xl_counts = count_keys(_XLING, distinct)
     tokens = len(words)
     ent_counts: dict[str, int] = {}
     display: dict[str, str] = {}
@@ -401,7 +387,7 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
         title_terms = tuple(sorted({t for w in tokenise(title.lower())
                                     if (t := _WORDS.stem(lang, w)) is not None}))
     words = _shingle_words(text, dup_text, words)
-    shingles = frozenset(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
+    shingles = word_shingles(words)
     # Names and numbers are unit vectors apart (numbers never dilute the names' weights).
     entities = {**_unit(ent_counts), **_unit(num_counts)}
     return Features(language=lang, terms=_unit(counts), entities=entities,

@@ -12,12 +12,15 @@ The patterns live here, not in ``analyse``, so that the definitions need nothing
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import cast
+from itertools import repeat
+from operator import mul, truediv
 
 import numpy as np
 
@@ -56,12 +59,43 @@ def name_candidates(text: str) -> list[tuple[str, str]]:
     return [pair for pair in tokens_at(text) if may_be_name(max(pair))]
 
 
-def count_keys(table: Mapping[str, str | None], words: list[str]) -> dict[str, int]:
-    """How often each ``table[word]`` occurs (None is no key), in order of first occurrence:
-    the unit vectors' float sums depend on the order."""
-    counts = Counter(map(table.__getitem__, words))
-    counts.pop(None, None)
-    return cast(dict[str, int], counts)
+def word_counts(words: list[str]) -> dict[str, int]:
+    """How often each word occurs, in order of first occurrence."""
+    return dict(Counter(words))
+
+
+def count_keys(table: Mapping[str, str | None], counts: dict[str, int]) -> dict[str, int]:
+    """Per key ``table[word]`` (None is no key) the summed counts of its words, in order of
+    first occurrence: what counting ``table[w]`` word by word gives (the first word of a key
+    comes first), with one lookup per distinct word. The order matters: the unit vectors'
+    float sums follow it."""
+    out: dict[str, int] = {}
+    for word, n in counts.items():
+        key = table[word]
+        if key is not None:
+            out[key] = out.get(key, 0) + n
+    return out
+
+
+def _weight(count: int) -> float:
+    return 1.0 + math.log(count)  # sublinear TF
+
+
+def unit(counts: dict[str, int]) -> dict[str, float]:
+    """The unit vector of sublinear TF weights, by sorted key; the norm is summed in the
+    counts' order (float addition is not associative)."""
+    weights = list(map(_weight, counts.values()))
+    norm = math.sqrt(sum(map(mul, weights, weights)))
+    if not norm:
+        return {}
+    keys = sorted(counts)
+    return dict(zip(keys, map(truediv, map(_weight, map(counts.__getitem__, keys)),
+                              repeat(norm)), strict=True))
+
+
+def shingles(words: list[str]) -> frozenset[str]:
+    """Word 3-shingles, joined by spaces."""
+    return frozenset(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -94,7 +128,8 @@ def minhash_into(shingles: Iterable[str], a: np.ndarray, b: np.ndarray,
         out[:] = np.iinfo(np.uint32).max
 
 
-PYTHON = {f.__name__: f for f in (words, name_candidates, count_keys, minhash_into)}
+PYTHON = {f.__name__: f for f in (words, name_candidates, word_counts, count_keys, unit,
+                                  shingles, minhash_into)}
 
 ACCELERATED = False
 if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
@@ -103,8 +138,16 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             count_keys,
             minhash_into,
             name_candidates,
+            shingles,
+            word_counts,
             words,
         )
+
+        # sum() of floats is a plain left-to-right addition up to 3.11, compensated from
+        # 3.12: the C unit() adds plainly, so it stands in for the definition only where
+        # that is what sum() does.
+        if sys.version_info < (3, 12):
+            from newsthreads.stories._textkernels import unit  # type: ignore[no-redef]
 
         ACCELERATED = True
     except ImportError:  # no compiler at install time, or plugins/ used as a bare folder
