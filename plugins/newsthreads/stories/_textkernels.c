@@ -191,42 +191,55 @@ static PyObject *k_word_counts(PyObject *self, PyObject *words) {
     return counts;
 }
 
-/* count_keys(table, counts): per key table[word] (None is no key) the sum of the counts of
- * its words, in order of first occurrence; a miss asks the mapping (its __missing__). */
-static PyObject *k_count_keys(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+/* counts[key] += n, the counts being Python ints. */
+static int add_count(PyObject *counts, PyObject *key, PyObject *n) {
+    PyObject *old = PyDict_GetItemWithError(counts, key);
+    PyObject *now = old != NULL ? PyNumber_Add(old, n) : PyErr_Occurred() ? NULL : Py_NewRef(n);
+    int rc = now == NULL ? -1 : PyDict_SetItem(counts, key, now);
+    Py_XDECREF(now);
+    return rc;
+}
+
+/* count_pairs(table, counts): per side of the pair table[word] (None is no key) the sum of
+ * the counts of its words, in order of first occurrence; a miss asks the mapping (its
+ * __missing__). */
+static PyObject *k_count_pairs(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "count_keys(table: dict, counts: dict)");
+        PyErr_SetString(PyExc_TypeError, "count_pairs(table: dict, counts: dict)");
         return NULL;
     }
     PyObject *table = args[0], *word, *n;
-    PyObject *out = PyDict_New();
-    if (out == NULL)
-        return NULL;
+    PyObject *first = PyDict_New(), *second = PyDict_New();
+    if (first == NULL || second == NULL)
+        goto fail;
     Py_ssize_t pos = 0;
     while (PyDict_Next(args[1], &pos, &word, &n)) {
-        PyObject *key = PyDict_GetItemWithError(table, word); /* borrowed */
-        if (key != NULL) {
-            Py_INCREF(key);
-        } else if (PyErr_Occurred() || (key = PyObject_GetItem(table, word)) == NULL) {
-            Py_DECREF(out);
-            return NULL;
+        PyObject *pair = PyDict_GetItemWithError(table, word); /* borrowed */
+        if (pair != NULL) {
+            Py_INCREF(pair);
+        } else if (PyErr_Occurred() || (pair = PyObject_GetItem(table, word)) == NULL) {
+            goto fail;
         }
-        if (key == Py_None) {
-            Py_DECREF(key);
-            continue;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            Py_DECREF(pair);
+            PyErr_SetString(PyExc_ValueError, "count_pairs(): table values must be pairs");
+            goto fail;
         }
-        PyObject *old = PyDict_GetItemWithError(out, key);
-        PyObject *now = old != NULL ? PyNumber_Add(old, n)
-                        : PyErr_Occurred() ? NULL : Py_NewRef(n);
-        int rc = now == NULL ? -1 : PyDict_SetItem(out, key, now);
-        Py_XDECREF(now);
-        Py_DECREF(key);
-        if (rc < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
+        PyObject *a = PyTuple_GET_ITEM(pair, 0), *b = PyTuple_GET_ITEM(pair, 1);
+        int rc = (a != Py_None && add_count(first, a, n) < 0)
+                 || (b != Py_None && add_count(second, b, n) < 0);
+        Py_DECREF(pair);
+        if (rc)
+            goto fail;
     }
+    PyObject *out = PyTuple_Pack(2, first, second);
+    Py_DECREF(first);
+    Py_DECREF(second);
     return out;
+fail:
+    Py_XDECREF(first);
+    Py_XDECREF(second);
+    return NULL;
 }
 
 /* unit(counts): {key: (1 + log(count)) / norm} by sorted key, the norm summed in the counts'
@@ -487,7 +500,7 @@ static PyMethodDef methods[] = {
     {"words", k_words, METH_O, NULL},
     {"name_candidates", k_name_candidates, METH_O, NULL},
     {"word_counts", k_word_counts, METH_O, NULL},
-    {"count_keys", (PyCFunction)(void (*)(void))k_count_keys, METH_FASTCALL, NULL},
+    {"count_pairs", (PyCFunction)(void (*)(void))k_count_pairs, METH_FASTCALL, NULL},
     {"unit", k_unit, METH_O, NULL},
     {"shingles", k_shingles, METH_O, NULL},
     {"minhash_into", (PyCFunction)(void (*)(void))k_minhash_into, METH_FASTCALL, NULL},

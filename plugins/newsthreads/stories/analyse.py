@@ -25,7 +25,7 @@ from newsthreads.stories.textkernels import (
     WORD,
     WORD_AT,
     WORD_RE,
-    count_keys,
+    count_pairs,
     name_candidates,
     tokens_at,
     word_counts,
@@ -221,7 +221,8 @@ def xling_key(word: str) -> str | None:
         return None
     for a, b in _PHONETIC:
         key = key.replace(a, b)
-    key = _DOUBLE.sub(r"\1", key)
+    if _DOUBLE.search(key) is not None:  # most words have no double letter: skip the sub
+        key = _DOUBLE.sub(r"\1", key)
     return key[:5] if len(key) >= 4 else None
 
 
@@ -243,39 +244,12 @@ def entity_key(token: str) -> str | None:
 @lru_cache(maxsize=64)
 def _stemmer(language: str):
     algorithm = SNOWBALL.get(language)
-    return snowballstemmer.stemmer(algorithm) if algorithm else None
-
-
-class _WordTable:
-    """Per language, word → stem (None for a stopword).
-
-    Snowball is pure Python and news vocabulary repeats: each word is stemmed once per
-    language and process. Bounded: a language's table is emptied when it grows past ``limit``.
-    """
-
-    def __init__(self, limit: int = 300_000) -> None:
-        self.tables: dict[str, _Memo[str, str | None]] = {}
-        self.limit = limit
-
-    def table(self, language: str) -> _Memo[str, str | None]:
-        table = self.tables.get(language)
-        if table is None:
-            table = self.tables[language] = _Memo(partial(self.info, language), self.limit)
-        return table
-
-    @staticmethod
-    def info(language: str, word: str) -> str | None:
-        if word in STOPWORDS.get(language, ()) or len(word) < 2:
-            return None
-        stemmer = _stemmer(language)
-        stem = fold(stemmer.stemWord(word) if stemmer else word[:FALLBACK_PREFIX])
-        return sys.intern(stem) if len(stem) >= 2 else None
-
-    def stem(self, language: str, word: str) -> str | None:
-        return self.table(language)[word]
-
-
-_WORDS = _WordTable()
+    stemmer = snowballstemmer.stemmer(algorithm) if algorithm else None
+    if hasattr(stemmer, "maxCacheSize"):
+        # PyStemmer's own cache (10,000 words, purged by a scan when full) cost twice the
+        # stemming of a new word; _WordTable already keeps every word's stem.
+        stemmer.maxCacheSize = 0
+    return stemmer
 
 
 def _xling(word: str) -> str | None:
@@ -284,6 +258,43 @@ def _xling(word: str) -> str | None:
 
 
 _XLING: _Memo[str, str | None] = _Memo(_xling)
+
+
+class _WordTable:
+    """Per language, word → (stem or None for a stopword, language-blind key or None).
+
+    News vocabulary repeats: each word is stemmed once per language and process. Both keys
+    of a word come from one lookup (the tables are large, and a lookup is mostly cache
+    misses). Bounded: a language's table is emptied when it grows past ``limit``.
+    """
+
+    def __init__(self, limit: int = 300_000) -> None:
+        self.tables: dict[str, _Memo[str, tuple[str | None, str | None]]] = {}
+        self.limit = limit
+
+    def table(self, language: str) -> _Memo[str, tuple[str | None, str | None]]:
+        table = self.tables.get(language)
+        if table is None:
+            table = self.tables[language] = _Memo(partial(self.info, language), self.limit)
+        return table
+
+    @staticmethod
+    def info(language: str, word: str) -> tuple[str | None, str | None]:
+        return _WordTable.stem_of(language, word), _XLING[word]
+
+    @staticmethod
+    def stem_of(language: str, word: str) -> str | None:
+        if word in STOPWORDS.get(language, ()) or len(word) < 2:
+            return None
+        stemmer = _stemmer(language)
+        stem = fold(stemmer.stemWord(word) if stemmer else word[:FALLBACK_PREFIX])
+        return sys.intern(stem) if len(stem) >= 2 else None
+
+    def stem(self, language: str, word: str) -> str | None:
+        return self.table(language)[word][0]
+
+
+_WORDS = _WordTable()
 
 
 def normalise_language(language: str | None, text: str) -> str:
@@ -369,8 +380,7 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
     # Counted in order of first occurrence, as word by word: the unit vectors' float sums
     # depend on the order.
     distinct = word_counts(words)
-    counts = count_keys(_WORDS.table(lang), distinct)
-    xl_counts = count_keys(_XLING, distinct)
+    counts, xl_counts = count_pairs(_WORDS.table(lang), distinct)
     tokens = len(words)
     ent_counts: dict[str, int] = {}
     display: dict[str, str] = {}

@@ -64,17 +64,21 @@ def word_counts(words: list[str]) -> dict[str, int]:
     return dict(Counter(words))
 
 
-def count_keys(table: Mapping[str, str | None], counts: dict[str, int]) -> dict[str, int]:
-    """Per key ``table[word]`` (None is no key) the summed counts of its words, in order of
-    first occurrence: what counting ``table[w]`` word by word gives (the first word of a key
-    comes first), with one lookup per distinct word. The order matters: the unit vectors'
-    float sums follow it."""
-    out: dict[str, int] = {}
+def count_pairs(table: Mapping[str, tuple[str | None, str | None]],
+                counts: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Per key of ``table[word]`` (a pair of keys; None is no key) the summed counts of its
+    words, one dict per side, in order of first occurrence: what counting each side word by
+    word gives (the first word of a key comes first), with one lookup per distinct word.
+    The order matters: the unit vectors' float sums follow it."""
+    first: dict[str, int] = {}
+    second: dict[str, int] = {}
     for word, n in counts.items():
-        key = table[word]
-        if key is not None:
-            out[key] = out.get(key, 0) + n
-    return out
+        a, b = table[word]
+        if a is not None:
+            first[a] = first.get(a, 0) + n
+        if b is not None:
+            second[b] = second.get(b, 0) + n
+    return first, second
 
 
 def _weight(count: int) -> float:
@@ -128,14 +132,14 @@ def minhash_into(shingles: Iterable[str], a: np.ndarray, b: np.ndarray,
         out[:] = np.iinfo(np.uint32).max
 
 
-PYTHON = {f.__name__: f for f in (words, name_candidates, word_counts, count_keys, unit,
+PYTHON = {f.__name__: f for f in (words, name_candidates, word_counts, count_pairs, unit,
                                   shingles, minhash_into)}
 
 ACCELERATED = False
 if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
     try:
         from newsthreads.stories._textkernels import (  # type: ignore[no-redef]  # noqa: F811
-            count_keys,
+            count_pairs,
             minhash_into,
             name_candidates,
             shingles,
