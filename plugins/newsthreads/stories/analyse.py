@@ -206,6 +206,7 @@ _PHONETIC = (("sch", "s"), ("tsj", "ch"), ("ch", "k"), ("ck", "k"), ("ph", "f"),
              ("sj", "s"), ("sh", "s"), ("c", "k"), ("q", "k"), ("w", "v"), ("z", "s"),
              ("x", "ks"), ("y", "i"), ("j", "i"), ("ae", "e"), ("aa", "a"))
 _DOUBLE = re.compile(r"(\w)\1+")
+_GENITIVE = re.compile(r"['’]s?$")
 
 
 def xling_key(word: str) -> str | None:
@@ -214,7 +215,8 @@ def xling_key(word: str) -> str | None:
     'evaku'; 'sanksjoner'/'Sanktionen' → 'sanks'). Numbers are kept as they are."""
     if word.isdigit():
         return word if len(word) >= 2 else None
-    if len(word) < 4 or any(ch.isdigit() for ch in word):
+    # (no character is both alphabetic and a digit, so an alphabetic word has no digit)
+    if len(word) < 4 or (not word.isalpha() and any(ch.isdigit() for ch in word)):
         return None
     key = fold(word)
     if key in ANY_STOPWORD:
@@ -233,7 +235,8 @@ def entity_key(token: str) -> str | None:
     'Brussels' → 'brussel' as in Norwegian), so keys agree even when the rule is crude.
     """
     key = fold(token)
-    key = re.sub(r"['’]s?$", "", key)
+    if "'" in key or "’" in key:  # the only characters _GENITIVE can match at
+        key = _GENITIVE.sub("", key)
     if len(key) > 3 and key.endswith("s") and not key.endswith("ss"):
         key = key[:-1]
     if len(key) < 2 or key.isdigit() or key in ANY_STOPWORD:
