@@ -50,6 +50,15 @@ def test_name_candidates(text: str) -> None:
     assert C.name_candidates(text) == PY["name_candidates"](text)
 
 
+@settings(max_examples=2000, deadline=None)
+@given(texts, st.data())
+def test_has_token(text: str, data: st.DataObject) -> None:
+    """Tokens of the text (lower-cased too, as _entities asks), pieces of it, anything."""
+    pieces = [*PY["words"](text), *(w.lower() for w in PY["words"](text)), text[1:4], "a"]
+    word = data.draw(st.one_of(st.sampled_from(pieces), st.text(chars, max_size=4)))
+    assert C.has_token(text, word) is PY["has_token"](text, word)
+
+
 word_lists = st.lists(st.sampled_from(["Kim", "kim", "og", "the", "møte", "x", "2019", "æ",
                                        "ǅemal", "İs", "\U0001d400x"]), max_size=40)
 

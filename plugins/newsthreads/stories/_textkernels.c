@@ -83,6 +83,35 @@ static PyObject *k_words(PyObject *self, PyObject *text) {
     return out;
 }
 
+/* has_token(text, word): word in words(text). Each occurrence of word is checked for being a
+ * whole token: the scan starts a token there (a word character not continuing one: neither
+ * a word character nor a joiner after one before it) and the token ends where word does. */
+static PyObject *k_has_token(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
+        || PyUnicode_READY(args[0]) < 0 || PyUnicode_READY(args[1]) < 0) {
+        PyErr_SetString(PyExc_TypeError, "has_token(text: str, word: str)");
+        return NULL;
+    }
+    PyObject *text = args[0], *word = args[1];
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), len = PyUnicode_GET_LENGTH(word), i = 0;
+    if (len == 0)
+        Py_RETURN_FALSE;
+    while ((i = PyUnicode_Find(text, word, i, n, 1)) >= 0) {
+        if (is_word(PyUnicode_READ(kind, data, i))
+            && !(i >= 1 && is_word(PyUnicode_READ(kind, data, i - 1)))
+            && !(i >= 2 && is_joiner(PyUnicode_READ(kind, data, i - 1))
+                 && is_word(PyUnicode_READ(kind, data, i - 2)))
+            && token_end(kind, data, n, i) == i + len)
+            Py_RETURN_TRUE;
+        i++;
+    }
+    if (i == -2)
+        return NULL;
+    Py_RETURN_FALSE;
+}
+
 /* str.islower() of text[p:e], as unicodeobject.c computes it. */
 static int span_islower(int kind, const void *data, Py_ssize_t p, Py_ssize_t e) {
     int cased = 0;
@@ -499,6 +528,7 @@ done:
 static PyMethodDef methods[] = {
     {"words", k_words, METH_O, NULL},
     {"name_candidates", k_name_candidates, METH_O, NULL},
+    {"has_token", (PyCFunction)(void (*)(void))k_has_token, METH_FASTCALL, NULL},
     {"word_counts", k_word_counts, METH_O, NULL},
     {"count_pairs", (PyCFunction)(void (*)(void))k_count_pairs, METH_FASTCALL, NULL},
     {"unit", k_unit, METH_O, NULL},

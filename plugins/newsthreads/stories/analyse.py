@@ -26,6 +26,7 @@ from newsthreads.stories.textkernels import (
     WORD_AT,
     WORD_RE,
     count_pairs,
+    has_token,
     name_candidates,
     tokens_at,
     word_counts,
@@ -340,7 +341,6 @@ def _entities(text: str) -> list[tuple[str, str]]:
     """
     candidates = name_candidates(text)
     inside = {token for _, token in candidates}  # names seen inside a sentence ('' too)
-    tokens: set[str] | None = None
     found: list[tuple[str, str]] = []
     for initial_token, token in candidates:
         if initial_token:
@@ -349,11 +349,9 @@ def _entities(text: str) -> list[tuple[str, str]]:
                 if token not in inside:
                     continue
                 lower = token.lower()
-                if lower.islower():  # a function word if it also occurs in lower case
-                    if tokens is None:
-                        tokens = set(tokenise(text))
-                    if lower in tokens:
-                        continue
+                # a function word if it also occurs in lower case
+                if lower.islower() and has_token(text, lower):
+                    continue
         found.extend(_NAME_PARTS[token])
     return found
 

@@ -40,6 +40,11 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+def has_token(text: str, word: str) -> bool:
+    """Whether ``word`` is one of the tokens of ``text``."""
+    return word in WORD.findall(text)
+
+
 def tokens_at(text: str) -> list[tuple[str, str]]:
     """WORD's tokens as (token, '') if sentence-initial, else ('', token)."""
     pairs = WORD_AT.findall(text)
@@ -132,14 +137,15 @@ def minhash_into(shingles: Iterable[str], a: np.ndarray, b: np.ndarray,
         out[:] = np.iinfo(np.uint32).max
 
 
-PYTHON = {f.__name__: f for f in (words, name_candidates, word_counts, count_pairs, unit,
-                                  shingles, minhash_into)}
+PYTHON = {f.__name__: f for f in (words, has_token, name_candidates, word_counts, count_pairs,
+                                  unit, shingles, minhash_into)}
 
 ACCELERATED = False
 if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
     try:
         from newsthreads.stories._textkernels import (  # type: ignore[no-redef]  # noqa: F811
             count_pairs,
+            has_token,
             minhash_into,
             name_candidates,
             shingles,
