@@ -138,6 +138,15 @@ def test_month_day_hints_find_what_finditer_finds() -> None:
                 == [m.span() for m in analysis._MONTH_DAY.finditer(text)]), text
 
 
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(["May", "may", "jan.", "Sept", "oKt", "ſeptember", "of", " ", "  ",
+                                 "\n", "\t", "\u3000", ".", "5", "12", "٢", "31st", "2019", "x"]),
+                max_size=14).map("".join))
+def test_month_day_hints_on_random_text(text: str) -> None:
+    assert ([m.span() for m in analysis._month_days(text)]
+            == [m.span() for m in analysis._MONTH_DAY.finditer(text)])
+
+
 def test_digit_first_patterns_match_as_the_plain_ones() -> None:
     plain = {
         analysis._DAY_MONTH: re.compile(r"\b(\d{1,2})(?:\.|st|nd|rd|th)?\s+(?:of\s+)?("

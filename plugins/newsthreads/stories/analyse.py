@@ -90,7 +90,9 @@ _DIGIT = re.compile(r"\d")  # every pattern above needs one (the same \d: Unicod
 # too, is a word character). Trying the case-blind alternation of ~90 names at every word, as
 # _MONTH_DAY.finditer does, was most of the analysis time; spaces before digits are few and
 # the engine finds them in C. _MONTH_BEFORE reads back from such a space in the reversed text.
-_SPACE_DIGIT = re.compile(r"\s(?=\d)")
+# (Found by their digit, '\d(?<=\s\d)': a pattern that starts with a space is tried at every
+# space of the text, one that starts with a digit only at digits.)
+_DIGIT_AFTER_SPACE = re.compile(r"\d(?<=\s\d)")
 _MONTH_BEFORE = re.compile(rf"\s+\.?(\w{{{min(map(len, MONTHS))},{max(map(len, MONTHS))}}})\b")
 NUMBER_PREFIX = "#"  # entity keys of numbers and dates written in the text: '@#2013', '@#07-28'
 
@@ -101,9 +103,9 @@ def _month_days(text: str) -> list[re.Match[str]]:
     found: list[re.Match[str]] = []
     end = 0
     backwards = ""
-    for space in _SPACE_DIGIT.finditer(text):
+    for digit in _DIGIT_AFTER_SPACE.finditer(text):
         backwards = backwards or text[::-1]
-        word = _MONTH_BEFORE.match(backwards, len(text) - 1 - space.start())
+        word = _MONTH_BEFORE.match(backwards, len(text) - digit.start())  # at the space
         if word is None:
             continue
         start = len(text) - word.end(1)  # where the word starts (hints come in text order)
