@@ -1,4 +1,4 @@
-"""Build step for the one C extension; everything else is declared in pyproject.toml.
+"""Build step for the C extensions; everything else is declared in pyproject.toml.
 
 ``-ffp-contract=off``: no fused multiply-add, so the C kernels round exactly as their Python
 definitions in ``stories/kernels.py`` do (tested bit for bit).
@@ -11,4 +11,9 @@ setup(ext_modules=[Extension(
     sources=["plugins/newsthreads/stories/_kernels.c"],
     extra_compile_args=["-O2", "-ffp-contract=off", "-fno-strict-aliasing"],
     optional=True,  # without a compiler the Python definitions run (same results, slower)
+), Extension(  # the text analysis's loops (stories/textkernels.py has their definitions)
+    "newsthreads.stories._textkernels",
+    sources=["plugins/newsthreads/stories/_textkernels.c"],
+    extra_compile_args=["-O2", "-ffp-contract=off", "-fno-strict-aliasing"],
+    optional=True,
 )])

@@ -6,6 +6,7 @@ Texts are synthetic (written for these tests) or the repository's seed files.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 import newsthreads.stories.analyse as analysis
@@ -13,6 +14,8 @@ import numpy as np
 import pytest
 from conftest import SEEDS
 from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from newsthreads.normalise.seedtext import parse_seed_text
 from newsthreads.stories.analyse import analyse, entity_key, xling_key
 from newsthreads.stories.cluster import Clusterer, Item, State, interval_gap_days
@@ -87,10 +90,61 @@ TRICKY = [
 ]
 
 
+def plain_xling_key(word: str) -> str | None:
+    """xling_key as first written: no prefilters."""
+    if word.isdigit():
+        return word if len(word) >= 2 else None
+    if len(word) < 4 or any(ch.isdigit() for ch in word):
+        return None
+    key = analysis.fold(word)
+    if key in analysis.ANY_STOPWORD:
+        return None
+    for a, b in analysis._PHONETIC:
+        key = key.replace(a, b)
+    key = re.sub(r"(\w)\1+", r"\1", key)
+    return key[:5] if len(key) >= 4 else None
+
+
+def plain_entity_key(token: str) -> str | None:
+    key = re.sub(r"['’]s?$", "", analysis.fold(token))
+    if len(key) > 3 and key.endswith("s") and not key.endswith("ss"):
+        key = key[:-1]
+    if len(key) < 2 or key.isdigit() or key in analysis.ANY_STOPWORD:
+        return None
+    return key
+
+
+def plain_fold(word: str) -> str:
+    word = word.casefold().translate(analysis._FOLD)
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(list("aAsS'’-_9²ßøæÆİıﬁ\u0301ǅ") + ["ss", "aa", "sch"]),
+                         st.characters(blacklist_categories=["Cs"])), max_size=12).map("".join))
+def test_key_prefilters_change_nothing(word: str) -> None:
+    """fold's ASCII path, xling_key's isalpha and double-letter checks, entity_key's
+    apostrophe check: the same keys as the plain definitions."""
+    assert analysis.fold(word) == plain_fold(word)
+    for token in {word, *analysis._WORD.findall(word)}:
+        assert xling_key(token) == plain_xling_key(token)
+        assert entity_key(token) == plain_entity_key(token)
+
+
 def test_month_day_hints_find_what_finditer_finds() -> None:
     for text in TRICKY + [t.upper() for t in TRICKY] + [t.lower() for t in TRICKY]:
         assert ([m.span() for m in analysis._month_days(text)]
                 == [m.span() for m in analysis._MONTH_DAY.finditer(text)]), text
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(["May", "may", "jan.", "Sept", "oKt", "ſeptember", "of", " ", "  ",
+                                 "\n", "\t", "\u3000", ".", "5", "12", "٢", "31st", "2019", "x"]),
+                max_size=14).map("".join))
+def test_month_day_hints_on_random_text(text: str) -> None:
+    assert ([m.span() for m in analysis._month_days(text)]
+            == [m.span() for m in analysis._MONTH_DAY.finditer(text)])
 
 
 def test_digit_first_patterns_match_as_the_plain_ones() -> None:
@@ -201,6 +255,10 @@ def test_signature_is_datasketchs() -> None:
         fast = signature(shingles)
         assert fast.hashvalues.dtype == mh.hashvalues.dtype
         assert np.array_equal(fast.hashvalues, mh.hashvalues) and fast == mh
+        # built without __init__: the same attributes, the permutations shared
+        assert vars(fast).keys() == vars(mh).keys() and fast.scheme == mh.scheme
+        assert fast.permutations is _TEMPLATE.permutations and fast.hashfunc is _hash
+        assert from_bytes(to_bytes(fast)) == fast
 
 
 def test_interval_gap_respects_precision() -> None:

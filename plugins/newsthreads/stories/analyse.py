@@ -9,21 +9,31 @@ same features, which determinism and restart-equivalence rest on.
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 import unicodedata
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from itertools import chain, compress, repeat
-from operator import mul, truediv
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 import snowballstemmer
 
 from newsthreads.stories.stopwords import ANY_STOPWORD, STOPWORDS
+from newsthreads.stories.textkernels import (
+    END,
+    WORD,
+    WORD_AT,
+    WORD_RE,
+    count_pairs,
+    has_token,
+    name_candidates,
+    tokens_at,
+    word_counts,
+)
+from newsthreads.stories.textkernels import shingles as word_shingles
+from newsthreads.stories.textkernels import unit as _unit
+from newsthreads.stories.textkernels import words as tokenise
 
 # ISO 639-1 → Snowball algorithm. Languages without one fall back to prefix truncation.
 SNOWBALL = {
@@ -38,14 +48,8 @@ FALLBACK_PREFIX = 6  # crude but language-blind stemming: "politikere" and "poli
 ENTITY_PREFIX = "@"  # entity keys share the document-frequency table with stems
 XLING_PREFIX = "~"  # language-blind word keys (see xling_key)
 
-_WORD_RE = r"\w+(?:[-'’]\w+)*"
-_WORD = re.compile(_WORD_RE, re.UNICODE)
-_END = r"[.!?:;«»\"“”()\[\]–—\n]"  # what ends a sentence (or opens a quote)
-# _WORD's tokens, in group 1 if a sentence end and at most two spaces come before the token
-# (_SENTENCE_END in the three characters before it), else in group 2: one findall instead of a
-# finditer and a look-back search per capitalised token. Neither sentence ends nor spaces are
-# ever part of a token, so consuming them leaves the tokens as _WORD finds them.
-_WORD_AT = re.compile(rf"{_END}\s{{0,2}}({_WORD_RE})|({_WORD_RE})", re.UNICODE)
+# The token patterns and the loops over tokens are in textkernels (C when built).
+_WORD_RE, _WORD, _END, _WORD_AT = WORD_RE, WORD, END, WORD_AT
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "ł": "l", "đ": "d", "þ": "th",
                        "ð": "d", "œ": "oe", "ı": "i"})
 
@@ -86,7 +90,9 @@ _DIGIT = re.compile(r"\d")  # every pattern above needs one (the same \d: Unicod
 # too, is a word character). Trying the case-blind alternation of ~90 names at every word, as
 # _MONTH_DAY.finditer does, was most of the analysis time; spaces before digits are few and
 # the engine finds them in C. _MONTH_BEFORE reads back from such a space in the reversed text.
-_SPACE_DIGIT = re.compile(r"\s(?=\d)")
+# (Found by their digit, '\d(?<=\s\d)': a pattern that starts with a space is tried at every
+# space of the text, one that starts with a digit only at digits.)
+_DIGIT_AFTER_SPACE = re.compile(r"\d(?<=\s\d)")
 _MONTH_BEFORE = re.compile(rf"\s+\.?(\w{{{min(map(len, MONTHS))},{max(map(len, MONTHS))}}})\b")
 NUMBER_PREFIX = "#"  # entity keys of numbers and dates written in the text: '@#2013', '@#07-28'
 
@@ -97,9 +103,9 @@ def _month_days(text: str) -> list[re.Match[str]]:
     found: list[re.Match[str]] = []
     end = 0
     backwards = ""
-    for space in _SPACE_DIGIT.finditer(text):
+    for digit in _DIGIT_AFTER_SPACE.finditer(text):
         backwards = backwards or text[::-1]
-        word = _MONTH_BEFORE.match(backwards, len(text) - 1 - space.start())
+        word = _MONTH_BEFORE.match(backwards, len(text) - digit.start())  # at the space
         if word is None:
             continue
         start = len(text) - word.end(1)  # where the word starts (hints come in text order)
@@ -168,6 +174,8 @@ class Features:
 @lru_cache(maxsize=500_000)
 def fold(word: str) -> str:
     """Casefold and strip diacritics: 'Ørnulf' → 'ornulf', 'Nepomnjasjtsjij' stays as is."""
+    if word.isascii():  # nothing to translate, decompose or strip: casefold is lower()
+        return word.lower()
     word = word.casefold().translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -201,6 +209,7 @@ _PHONETIC = (("sch", "s"), ("tsj", "ch"), ("ch", "k"), ("ck", "k"), ("ph", "f"),
              ("sj", "s"), ("sh", "s"), ("c", "k"), ("q", "k"), ("w", "v"), ("z", "s"),
              ("x", "ks"), ("y", "i"), ("j", "i"), ("ae", "e"), ("aa", "a"))
 _DOUBLE = re.compile(r"(\w)\1+")
+_GENITIVE = re.compile(r"['’]s?$")
 
 
 def xling_key(word: str) -> str | None:
@@ -209,14 +218,16 @@ def xling_key(word: str) -> str | None:
     'evaku'; 'sanksjoner'/'Sanktionen' → 'sanks'). Numbers are kept as they are."""
     if word.isdigit():
         return word if len(word) >= 2 else None
-    if len(word) < 4 or any(ch.isdigit() for ch in word):
+    # (no character is both alphabetic and a digit, so an alphabetic word has no digit)
+    if len(word) < 4 or (not word.isalpha() and any(ch.isdigit() for ch in word)):
         return None
     key = fold(word)
     if key in ANY_STOPWORD:
         return None
     for a, b in _PHONETIC:
         key = key.replace(a, b)
-    key = _DOUBLE.sub(r"\1", key)
+    if _DOUBLE.search(key) is not None:  # most words have no double letter: skip the sub
+        key = _DOUBLE.sub(r"\1", key)
     return key[:5] if len(key) >= 4 else None
 
 
@@ -227,7 +238,8 @@ def entity_key(token: str) -> str | None:
     'Brussels' → 'brussel' as in Norwegian), so keys agree even when the rule is crude.
     """
     key = fold(token)
-    key = re.sub(r"['’]s?$", "", key)
+    if "'" in key or "’" in key:  # the only characters _GENITIVE can match at
+        key = _GENITIVE.sub("", key)
     if len(key) > 3 and key.endswith("s") and not key.endswith("ss"):
         key = key[:-1]
     if len(key) < 2 or key.isdigit() or key in ANY_STOPWORD:
@@ -238,39 +250,12 @@ def entity_key(token: str) -> str | None:
 @lru_cache(maxsize=64)
 def _stemmer(language: str):
     algorithm = SNOWBALL.get(language)
-    return snowballstemmer.stemmer(algorithm) if algorithm else None
-
-
-class _WordTable:
-    """Per language, word → stem (None for a stopword).
-
-    Snowball is pure Python and news vocabulary repeats: each word is stemmed once per
-    language and process. Bounded: a language's table is emptied when it grows past ``limit``.
-    """
-
-    def __init__(self, limit: int = 300_000) -> None:
-        self.tables: dict[str, _Memo[str, str | None]] = {}
-        self.limit = limit
-
-    def table(self, language: str) -> _Memo[str, str | None]:
-        table = self.tables.get(language)
-        if table is None:
-            table = self.tables[language] = _Memo(partial(self.info, language), self.limit)
-        return table
-
-    @staticmethod
-    def info(language: str, word: str) -> str | None:
-        if word in STOPWORDS.get(language, ()) or len(word) < 2:
-            return None
-        stemmer = _stemmer(language)
-        stem = fold(stemmer.stemWord(word) if stemmer else word[:FALLBACK_PREFIX])
-        return sys.intern(stem) if len(stem) >= 2 else None
-
-    def stem(self, language: str, word: str) -> str | None:
-        return self.table(language)[word]
-
-
-_WORDS = _WordTable()
+    stemmer = snowballstemmer.stemmer(algorithm) if algorithm else None
+    if hasattr(stemmer, "maxCacheSize"):
+        # PyStemmer's own cache (10,000 words, purged by a scan when full) cost twice the
+        # stemming of a new word; _WordTable already keeps every word's stem.
+        stemmer.maxCacheSize = 0
+    return stemmer
 
 
 def _xling(word: str) -> str | None:
@@ -279,6 +264,43 @@ def _xling(word: str) -> str | None:
 
 
 _XLING: _Memo[str, str | None] = _Memo(_xling)
+
+
+class _WordTable:
+    """Per language, word → (stem or None for a stopword, language-blind key or None).
+
+    News vocabulary repeats: each word is stemmed once per language and process. Both keys
+    of a word come from one lookup (the tables are large, and a lookup is mostly cache
+    misses). Bounded: a language's table is emptied when it grows past ``limit``.
+    """
+
+    def __init__(self, limit: int = 300_000) -> None:
+        self.tables: dict[str, _Memo[str, tuple[str | None, str | None]]] = {}
+        self.limit = limit
+
+    def table(self, language: str) -> _Memo[str, tuple[str | None, str | None]]:
+        table = self.tables.get(language)
+        if table is None:
+            table = self.tables[language] = _Memo(partial(self.info, language), self.limit)
+        return table
+
+    @staticmethod
+    def info(language: str, word: str) -> tuple[str | None, str | None]:
+        return _WordTable.stem_of(language, word), _XLING[word]
+
+    @staticmethod
+    def stem_of(language: str, word: str) -> str | None:
+        if word in STOPWORDS.get(language, ()) or len(word) < 2:
+            return None
+        stemmer = _stemmer(language)
+        stem = fold(stemmer.stemWord(word) if stemmer else word[:FALLBACK_PREFIX])
+        return sys.intern(stem) if len(stem) >= 2 else None
+
+    def stem(self, language: str, word: str) -> str | None:
+        return self.table(language)[word][0]
+
+
+_WORDS = _WordTable()
 
 
 def normalise_language(language: str | None, text: str) -> str:
@@ -291,34 +313,6 @@ def normalise_language(language: str | None, text: str) -> str:
         return py3langid.classify(text[:2000])[0]
     except Exception:  # detection is best effort: unknown text gets the fallback analysis
         return "und"
-
-
-def _counts(keys: Iterable[str | None]) -> dict[str, int]:
-    """How often each key occurs (None is no key), in order of first occurrence."""
-    counts = Counter(keys)
-    counts.pop(None, None)
-    return cast(dict[str, int], counts)
-
-
-_WEIGHT: _Memo[int, float] = _Memo(lambda count: 1.0 + math.log(count))  # sublinear TF
-
-
-def _unit(counts: dict[str, int]) -> dict[str, float]:
-    weight = _WEIGHT.__getitem__
-    weights = list(map(weight, counts.values()))
-    # summed in the counts' order: float addition is not associative
-    norm = math.sqrt(sum(map(mul, weights, weights)))
-    if not norm:
-        return {}
-    keys = sorted(counts)
-    return dict(zip(keys, map(truediv, map(weight, map(counts.__getitem__, keys)), repeat(norm)),
-                    strict=True))
-
-
-def _may_be_name(token: str) -> bool:
-    """Capitalised, not all lower case, no digits."""
-    return (not token.islower() and token[0].isupper()
-            and not any(ch.isdigit() for ch in token))
 
 
 def _name_parts(token: str) -> tuple[tuple[str, str], ...]:
@@ -337,17 +331,8 @@ def _name_parts(token: str) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-# by (token, '') or ('', token), as _WORD_AT finds them
-_MAY_BE_NAME: _Memo[tuple[str, str], bool] = _Memo(lambda pair: _may_be_name(max(pair)))
 _NAME_PARTS: _Memo[str, tuple[tuple[str, str], ...]] = _Memo(_name_parts)
-
-
-def _tokens_at(text: str) -> list[tuple[str, str]]:
-    """_WORD's tokens as (token, '') if sentence-initial, else ('', token)."""
-    pairs = _WORD_AT.findall(text)
-    if pairs and _WORD.match(text):  # the first token starts the text
-        pairs[0] = (max(pairs[0]), "")
-    return pairs
+_tokens_at = tokens_at  # the tests' name for it
 
 
 def _entities(text: str) -> list[tuple[str, str]]:
@@ -356,10 +341,8 @@ def _entities(text: str) -> list[tuple[str, str]]:
     A sentence-initial capitalised word ("Deretter", "The") counts only if it also occurs
     capitalised inside a sentence and never in lower case: names recur, function words do not.
     """
-    pairs = _tokens_at(text)
-    candidates = list(compress(pairs, map(_MAY_BE_NAME.__getitem__, pairs)))
+    candidates = name_candidates(text)
     inside = {token for _, token in candidates}  # names seen inside a sentence ('' too)
-    tokens: set[str] | None = None
     found: list[tuple[str, str]] = []
     for initial_token, token in candidates:
         if initial_token:
@@ -368,11 +351,9 @@ def _entities(text: str) -> list[tuple[str, str]]:
                 if token not in inside:
                     continue
                 lower = token.lower()
-                if lower.islower():  # a function word if it also occurs in lower case
-                    if tokens is None:
-                        tokens = set(chain.from_iterable(pairs))
-                    if lower in tokens:
-                        continue
+                # a function word if it also occurs in lower case
+                if lower.islower() and has_token(text, lower):
+                    continue
         found.extend(_NAME_PARTS[token])
     return found
 
@@ -388,8 +369,8 @@ def _shingle_words(text: str, dup_text: str | None, words: list[str]) -> list[st
         if not head:
             return words
         if head.endswith("\n"):
-            return words[len(_WORD.findall(head.lower())):]
-    return list(map(_FOLDED.__getitem__, _WORD.findall(dup)))
+            return words[len(tokenise(head.lower())):]
+    return list(map(_FOLDED.__getitem__, tokenise(dup)))
 
 
 def analyse(text: str, *, title: str | None = None, language: str | None = None,
@@ -398,11 +379,11 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
     ``dup_text`` is the part that near-duplicate detection shingles (lead and body: outlets
     re-title wire copies, so titles are left out)."""
     lang = normalise_language(language, text)
-    words = _WORD.findall(text.lower())
+    words = tokenise(text.lower())
     # Counted in order of first occurrence, as word by word: the unit vectors' float sums
     # depend on the order.
-    counts = _counts(map(_WORDS.table(lang).__getitem__, words))
-    xl_counts = _counts(map(_XLING.__getitem__, words))
+    distinct = word_counts(words)
+    counts, xl_counts = count_pairs(_WORDS.table(lang), distinct)
     tokens = len(words)
     ent_counts: dict[str, int] = {}
     display: dict[str, str] = {}
@@ -416,10 +397,10 @@ def analyse(text: str, *, title: str | None = None, language: str | None = None,
         display.setdefault(k, key[1:])
     title_terms: tuple[str, ...] = ()
     if title:
-        title_terms = tuple(sorted({t for w in _WORD.findall(title.lower())
+        title_terms = tuple(sorted({t for w in tokenise(title.lower())
                                     if (t := _WORDS.stem(lang, w)) is not None}))
     words = _shingle_words(text, dup_text, words)
-    shingles = frozenset(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
+    shingles = word_shingles(words)
     # Names and numbers are unit vectors apart (numbers never dilute the names' weights).
     entities = {**_unit(ent_counts), **_unit(num_counts)}
     return Features(language=lang, terms=_unit(counts), entities=entities,

@@ -22,6 +22,8 @@ from datetime import datetime
 import numpy as np
 from datasketch import MinHash
 
+from newsthreads.stories.textkernels import minhash_into
+
 NUM_PERM = 128
 SCHEME = "affine32"
 LSH_THRESHOLD = 0.3  # candidates only; the decision below is made on the estimates
@@ -51,42 +53,31 @@ def _hash(shingle: bytes) -> int:
     return zlib.crc32(shingle)
 
 
-# datasketch's affine32 scheme, as MinHash.update_batch computes it: each input hash is mixed
-# with the MurmurHash3 finalizer, then permuted as a * h + b (mod 2**32); a signature holds the
-# least permuted value per permutation. Done here in one numpy pass over the whole shingle set.
+# datasketch's affine32 scheme, as MinHash.update_batch computes it, is textkernels.minhash_into
+# (one pass over the shingle set, C when built): crc32, the MurmurHash3 finalizer, a * h + b
+# (mod 2**32), the least value per permutation.
 _A, _B = (np.ascontiguousarray(p, dtype=np.uint32) for p in _TEMPLATE.permutations)
-_EMPTY = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)  # what MinHash starts with
-_SEP = "\n"  # never inside a shingle (words of _WORD, folded, joined by spaces)
+# A MinHash as MinHash(hashvalues=..., hashfunc=_hash, permutations=..., scheme=SCHEME) makes
+# it; __init__ checks the permutations again each time (a sixth of the signature's cost), so
+# a new one copies the attributes of one made so, the hash values replaced.
+_PROTOTYPE = MinHash(hashvalues=np.zeros(NUM_PERM, dtype=np.uint32), hashfunc=_hash,
+                     permutations=_TEMPLATE.permutations, scheme=SCHEME)
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
-def _hashes(shingles: list[str]) -> np.ndarray:
-    """``_hash`` of each shingle's UTF-8; encoded in one piece, which is cheaper."""
-    parts = _SEP.join(shingles).encode("utf-8").split(_SEP.encode())
-    if len(parts) != len(shingles):  # a shingle that holds the separator after all
-        parts = [s.encode("utf-8") for s in shingles]
-    return np.fromiter(map(zlib.crc32, parts), dtype=np.uint32, count=len(parts))
+def _minhash(values: np.ndarray) -> MinHash:
+    """A MinHash holding ``values`` (a fresh uint32 array), as __init__ would build it."""
+    mh = MinHash.__new__(MinHash)
+    mh.__dict__.update(_PROTOTYPE.__dict__)
+    mh.hashvalues = values
+    return mh
 
 
 def signature(shingles: Iterable[str]) -> MinHash:
     """The MinHash of a shingle set (datasketch's, computed faster): a minimum per
     permutation, so the order of the shingles does not matter."""
-    batch = list(shingles)
-    if batch:
-        permuted = np.multiply.outer(_A, _fmix32(_hashes(batch)))
-        permuted += _B[:, None]
-        values = permuted.min(axis=1)
-    else:
-        values = _EMPTY
-    return MinHash(hashvalues=values, hashfunc=_hash, permutations=_TEMPLATE.permutations,
-                   scheme=SCHEME)
+    values = np.empty(NUM_PERM, dtype=np.uint32)
+    minhash_into(shingles, _A, _B, values)
+    return _minhash(values)
 
 
 def to_bytes(mh: MinHash) -> bytes:
@@ -94,9 +85,7 @@ def to_bytes(mh: MinHash) -> bytes:
 
 
 def from_bytes(data: bytes) -> MinHash:
-    values = np.frombuffer(data, dtype=np.uint32).copy()
-    return MinHash(hashvalues=values, hashfunc=_hash, permutations=_TEMPLATE.permutations,
-                   scheme=SCHEME)
+    return _minhash(np.frombuffer(data, dtype=np.uint32).copy())
 
 
 @dataclass(frozen=True)
