@@ -11,7 +11,8 @@ UV := .uv/bin/uv
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml setup.py plugins/newsthreads/stories/_kernels.c
+$(STAMP): requirements.lock pyproject.toml setup.py plugins/newsthreads/stories/_kernels.c \
+		plugins/newsthreads/stories/_textkernels.c
 	@test -x $(UV) || { python3 -m venv .uv && .uv/bin/python -m pip install -q "uv==$(UV_VERSION)"; }
 	@test -x $(PY) || python3 -m venv .venv
 	@$(UV) pip sync -q --python $(PY) requirements.lock
