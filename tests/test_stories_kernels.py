@@ -101,6 +101,53 @@ def test_count_doc_and_missing(df: dict[str, int], vecs: list[dict[str, float]],
     assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
 
 
+@settings(max_examples=300, deadline=None)
+@given(vectors, vectors, vectors, counts, st.integers(0, 10**6), st.integers(0, 30))
+def test_index_keys_and_thread_norms(vec: dict[str, float], ents: dict[str, float],
+                                     xling: dict[str, float], df: dict[str, int], n_docs: int,
+                                     k: int) -> None:
+    for args in [(vec, ents), (vec, {}), ({}, ents), (ents, vec)]:  # shared keys too
+        assert same(C.top_keys_of(*args, idf_cache(df, n_docs), k),
+                    PY["top_keys_of"](*args, idf_cache(df, n_docs), k))
+    idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
+    assert same(list(C.idf_norms(vec, ents, xling, idf_c)),
+                list(PY["idf_norms"](vec, ents, xling, idf_py)))
+    assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e150, allow_subnormal=True), max_size=40))
+def test_the_c_fsum_of_the_norms_is_math_fsum(values: list[float]) -> None:
+    # wide magnitudes and cancellation-free squares: the exactly rounded sum, to the bit
+    sums = {f"t{i}": v for i, v in enumerate(values)}
+    idf = {t: 1.0 for t in sums}
+    assert same(list(C.idf_norms(sums, {}, sums, idf)),
+                list(PY["idf_norms"](sums, {}, sums, idf)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(keys, st.sets(st.integers(1, 40), max_size=12), max_size=8),
+       st.lists(keys, max_size=10), st.dictionaries(st.integers(1, 40), st.integers(0, 5),
+                                                    min_size=40, max_size=40))
+def test_ranked_threads(index: dict[str, set[int]], query: list[str],
+                        created: dict[int, int]) -> None:
+    from types import SimpleNamespace
+
+    threads = {tid: SimpleNamespace(created_seq=seq) for tid, seq in created.items()}
+    got = C.ranked_threads(index, query, threads)
+    want = PY["ranked_threads"](index, query, threads)
+    assert [id(t) for t in got] == [id(t) for t in want]
+
+
+@settings(max_examples=100, deadline=None)
+@given(vectors)
+def test_interned(vec: dict[str, float]) -> None:
+    fresh = {"".join(list(t)): v for t, v in vec.items()}  # new string objects
+    got, want = C.interned(fresh), PY["interned"](fresh)
+    assert same(got, want) and same(got, vec)
+    assert all(a is b for a, b in zip(got, want, strict=True))
+
+
 def test_wrong_types_are_a_clear_error_not_a_crash() -> None:
     with pytest.raises(TypeError, match="centroid must be a dict"):
         C.dot({"a": 1.0}, [("a", 1.0)])

@@ -19,11 +19,9 @@ Rules that make a run reproducible and a restart equal to one long run:
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import chain
 
 import numpy as np
 from datasketch import MinHash
@@ -36,11 +34,15 @@ from newsthreads.stories.kernels import (
     count_doc,
     dot,
     heaviest,
+    idf_norms,
+    interned,
     missing,
     names,
     quantised_df,
+    ranked_threads,
     squares,
     top_keys,
+    top_keys_of,
     unit_weighted,
 )
 from newsthreads.stories.model import MODEL, Model, PairFeatures
@@ -376,10 +378,9 @@ class Clusterer:
         return unit_weighted(vec, self.state.idf_map(), k)
 
     def _refresh_norms(self, thread: Thread) -> None:
-        idf = self.state.idf_map()
-        thread.norm_text = _idf_norm(thread.text, idf)
-        thread.norm_ents = _idf_norm(names(thread.ents), idf)
-        thread.norm_xling = _idf_norm(thread.xling, idf)
+        # = _idf_norm of text, names(ents) and xling, in one call
+        thread.norm_text, thread.norm_ents, thread.norm_xling = idf_norms(
+            thread.text, thread.ents, thread.xling, self.state.idf_map())
         thread.norm_epoch = self.state.epoch()
 
     @staticmethod
@@ -404,6 +405,10 @@ class Clusterer:
     def begin(self, item: Item) -> list[str]:
         """Advance the stream to ``item``; returns its index query keys."""
         st, feats = self.state, item.features
+        # Its keys interned: the lookups below and in scoring then match by identity.
+        item.features = feats = replace(feats, terms=interned(feats.terms),
+                                        entities=interned(feats.entities),
+                                        xling=interned(feats.xling))
         st.seq += 1
         st.ensure_df_of(feats)
         if item.dated:
@@ -411,7 +416,7 @@ class Clusterer:
             assert item.end is not None
             if st.hwm is None or item.end > st.hwm:
                 st.hwm = item.end
-        query = self._top({**feats.terms, **names(feats.entities)}, self.params.query_keys)
+        query = top_keys_of(feats.terms, feats.entities, st.idf_map(), self.params.query_keys)
         if self.fetch and item.start is not None:
             threads = (st.swept_before is not None
                        and item.start - self.window < st.swept_before)
@@ -455,13 +460,8 @@ class Clusterer:
 
     def candidates(self, item: Item, query: list[str]) -> list[Thread]:
         st = self.state
-        index, threads = st.index, st.threads
-        counts = Counter(chain.from_iterable([index[k] for k in query if k in index]))
-        ranked = [(-c, threads[tid].created_seq, tid) for tid, c in counts.items()]
-        ranked.sort()
         out = []
-        for _, _, tid in ranked:
-            thread = threads[tid]
+        for thread in ranked_threads(st.index, query, st.threads):  # most shared keys first
             if self.eligible(thread, item):
                 out.append(thread)
                 if len(out) >= self.params.max_candidates:
@@ -640,8 +640,8 @@ class Clusterer:
 
     def _reindex(self, thread: Thread) -> None:
         st = self.state
-        keys = tuple(sorted(self._top({**thread.text, **names(thread.ents)},
-                                      self.params.index_keys)))
+        keys = tuple(sorted(top_keys_of(thread.text, thread.ents, st.idf_map(),
+                                        self.params.index_keys)))
         thread.top_ents = tuple(self._top(names(thread.ents), TOP_ENTS))
         if keys == thread.keys:
             return
