@@ -139,13 +139,17 @@ def test_ranked_threads(index: dict[str, set[int]], query: list[str],
     assert [id(t) for t in got] == [id(t) for t in want]
 
 
-@settings(max_examples=100, deadline=None)
-@given(vectors)
-def test_interned(vec: dict[str, float]) -> None:
-    fresh = {"".join(list(t)): v for t, v in vec.items()}  # new string objects
-    got, want = C.interned(fresh), PY["interned"](fresh)
-    assert same(got, want) and same(got, vec)
-    assert all(a is b for a, b in zip(got, want, strict=True))
+@settings(max_examples=300, deadline=None)
+@given(vectors, vectors, counts, st.integers(0, 10**6), st.integers(0, 30), st.floats(0, 1e7))
+def test_an_articles_idf_and_pruning(vec: dict[str, float], ents: dict[str, float],
+                                     df: dict[str, int], n_docs: int, k: int,
+                                     norm: float) -> None:
+    idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
+    assert same(C.idf_local(idf_c, vec, ents), PY["idf_local"](idf_py, vec, ents))
+    assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
+    got = C.pruned(vec, idf_cache(df, n_docs), k, norm)
+    want = PY["pruned"](vec, idf_cache(df, n_docs), k, norm)
+    assert isinstance(got, tuple) and same(list(got), list(want))
 
 
 def test_wrong_types_are_a_clear_error_not_a_crash() -> None:

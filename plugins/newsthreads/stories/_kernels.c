@@ -13,6 +13,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* A dict value as a double; Python ints are accepted (jsonb may hold whole numbers). */
@@ -242,6 +243,7 @@ typedef struct {
     double score; /* ascending: the negated weight */
     PyObject *key; /* borrowed */
     PyObject *val; /* borrowed */
+    double w; /* its IDF (1.0 without one) */
 } Ranked;
 
 static int ranked_error = 0;
@@ -312,6 +314,7 @@ static Py_ssize_t rank_of(PyObject *vec, PyObject *ents, PyObject *idf, Py_ssize
             r[i].score = idf != Py_None ? -v * w : -v;
             r[i].key = key;
             r[i].val = val;
+            r[i].w = w;
             i++;
         }
     }
@@ -415,6 +418,7 @@ static PyObject *k_unit_weighted(PyObject *self, PyObject *const *args, Py_ssize
             }
             r[i].score = v * w;
             r[i].key = key;
+            r[i].w = w;
             i++;
         }
         m = i;
@@ -426,12 +430,8 @@ static PyObject *k_unit_weighted(PyObject *self, PyObject *const *args, Py_ssize
     PyObject *out = PyDict_New();
     if (norm != 0.0)
         for (i = 0; out != NULL && i < m; i++) {
-            double w;
-            if (idf_of(&ic, r[i].key, &w)) {
-                Py_CLEAR(out);
-                break;
-            }
-            PyObject *boxed = PyFloat_FromDouble(r[i].score * w / norm);
+            /* the IDF looked up when ranking: the same mapping, nothing changed it since */
+            PyObject *boxed = PyFloat_FromDouble(r[i].score * r[i].w / norm);
             if (boxed == NULL || PyDict_SetItem(out, r[i].key, boxed))
                 Py_CLEAR(out);
             Py_XDECREF(boxed);
@@ -842,27 +842,100 @@ done:
     return out;
 }
 
-/* interned(vec) -> {sys.intern(t): vec[t]} in vec's order. Articles arrive with fresh key
- * strings (unpickled from the analysis worker); with the keys interned, the many lookups of
- * an article's keys in thread sums, IDF and document frequencies find them by identity
- * instead of comparing strings in memory the cache does not hold. */
-static PyObject *k_interned(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (check_args("interned", nargs, 1) || check_dict(args[0], "vec"))
+/* idf_local(idf, *vecs) -> {t: idf[t]} for every key of vecs, in order. */
+static PyObject *k_idf_local(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || check_dict(args[0], "idf"))
         return NULL;
-    PyObject *out = _PyDict_NewPresized(PyDict_GET_SIZE(args[0])), *key, *val;
-    Py_ssize_t pos = 0;
-    while (out != NULL && PyDict_Next(args[0], &pos, &key, &val)) {
-        if (!PyUnicode_CheckExact(key)) {
-            PyErr_SetString(PyExc_TypeError, "interned() keys must be str");
-            Py_CLEAR(out);
-            break;
-        }
-        Py_INCREF(key);
-        PyUnicode_InternInPlace(&key);
-        if (PyDict_SetItem(out, key, val))
-            Py_CLEAR(out);
-        Py_DECREF(key);
+    Idf ic;
+    idf_init(&ic, args[0]);
+    Py_ssize_t size = 0;
+    for (Py_ssize_t a = 1; a < nargs; a++) {
+        if (check_dict(args[a], "vec"))
+            return NULL;
+        size += PyDict_GET_SIZE(args[a]);
     }
+    PyObject *out = _PyDict_NewPresized(size), *key, *val;
+    for (Py_ssize_t a = 1; out != NULL && a < nargs; a++) {
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(args[a], &pos, &key, &val)) {
+            /* the cached float itself when there is one (no new box) */
+            PyObject *hit = PyDict_GetItemWithError(args[0], key), *boxed = NULL;
+            double w;
+            if (hit == NULL) {
+                if (PyErr_Occurred() || idf_of(&ic, key, &w) ||
+                    (boxed = PyFloat_FromDouble(w)) == NULL) {
+                    Py_CLEAR(out);
+                    break;
+                }
+                hit = boxed;
+            }
+            int rc = PyDict_SetItem(out, key, hit);
+            Py_XDECREF(boxed);
+            if (rc) {
+                Py_CLEAR(out);
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+static int ptr_cmp(const void *pa, const void *pb) {
+    uintptr_t a = (uintptr_t)*(PyObject *const *)pa, b = (uintptr_t)*(PyObject *const *)pb;
+    return (a > b) - (a < b);
+}
+
+/* pruned(sums, idf, k, norm) -> ({t: sums[t]} of the k heaviest sums[t]·idf[t] in sums'
+ * order, norm less what was dropped: sqrt(norm² − Σ (sums[t]·idf[t])**2) or 0.0). */
+static PyObject *k_pruned(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("pruned", nargs, 4) || check_dict(args[0], "sums") ||
+        check_dict(args[1], "idf"))
+        return NULL;
+    PyObject *sums = args[0], *idf = args[1], *key, *val, *out = NULL;
+    Py_ssize_t k = PyLong_AsSsize_t(args[2]), pos = 0;
+    double norm;
+    if ((k == -1 && PyErr_Occurred()) || as_double(args[3], &norm))
+        return NULL;
+    Ranked *r;
+    Py_ssize_t m = rank(sums, idf, k, &r);
+    if (m < 0)
+        return NULL;
+    /* the kept keys by identity (a dict's keys are distinct objects) */
+    PyObject **kept = PyMem_Malloc((m ? m : 1) * sizeof(PyObject *));
+    if (kept == NULL) {
+        PyMem_Free(r);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < m; i++)
+        kept[i] = r[i].key;
+    PyMem_Free(r);
+    qsort(kept, (size_t)m, sizeof(PyObject *), ptr_cmp);
+    Idf ic;
+    idf_init(&ic, idf);
+    double sq = norm * norm;
+    PyObject *dict = _PyDict_NewPresized(m);
+    if (dict == NULL)
+        goto done;
+    while (PyDict_Next(sums, &pos, &key, &val)) {
+        if (bsearch(&key, kept, (size_t)m, sizeof(PyObject *), ptr_cmp) != NULL) {
+            if (PyDict_SetItem(dict, key, val))
+                goto done;
+            continue;
+        }
+        double v, w;
+        if (as_double(val, &v) || idf_of(&ic, key, &w))
+            goto done;
+        double x = v * w, p = pow(x, 2.0); /* as Python's x ** 2 */
+        if (isinf(p) && isfinite(x)) {
+            PyErr_SetString(PyExc_OverflowError, "(34, 'Numerical result out of range')");
+            goto done;
+        }
+        sq -= p;
+    }
+    out = Py_BuildValue("(Od)", dict, sq > 0 ? sqrt(sq) : 0.0);
+done:
+    Py_XDECREF(dict);
+    PyMem_Free(kept);
     return out;
 }
 
@@ -879,7 +952,8 @@ static PyMethodDef methods[] = {
     {"missing", (PyCFunction)(void (*)(void))k_missing, METH_FASTCALL, NULL},
     {"top_keys_of", (PyCFunction)(void (*)(void))k_top_keys_of, METH_FASTCALL, NULL},
     {"idf_norms", (PyCFunction)(void (*)(void))k_idf_norms, METH_FASTCALL, NULL},
-    {"interned", (PyCFunction)(void (*)(void))k_interned, METH_FASTCALL, NULL},
+    {"pruned", (PyCFunction)(void (*)(void))k_pruned, METH_FASTCALL, NULL},
+    {"idf_local", (PyCFunction)(void (*)(void))k_idf_local, METH_FASTCALL, NULL},
     {"ranked_threads", (PyCFunction)(void (*)(void))k_ranked_threads, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };

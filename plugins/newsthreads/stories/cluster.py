@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -34,10 +34,11 @@ from newsthreads.stories.kernels import (
     count_doc,
     dot,
     heaviest,
+    idf_local,
     idf_norms,
-    interned,
     missing,
     names,
+    pruned,
     quantised_df,
     ranked_threads,
     squares,
@@ -299,6 +300,10 @@ class Clusterer:
         # reuses them instead of computing the same cosine again.
         self._xcos_for: tuple[dict[str, float], ...] | None = None
         self._xcos: dict[int, float] = {}
+        # The IDF of the article being placed, looked up once (``begin``) and read from a
+        # small dict until its document is counted (``finish``): the same values as
+        # ``state.idf_map()``, which cannot change in between.
+        self._item_idf: tuple[Item, dict[str, float]] | None = None
 
     def _counter(self) -> int:
         self._next += 1
@@ -372,10 +377,16 @@ class Clusterer:
 
     # -- vectors ----------------------------------------------------------------------------
 
-    def _weighted(self, vec: dict[str, float], k: int) -> dict[str, float]:
+    def _weighted(self, vec: dict[str, float], k: int,
+                  idf: dict[str, float] | None = None) -> dict[str, float]:
         """The k heaviest terms of ``vec`` as unit TF-IDF weights, times IDF once more: the
         dot product with a centroid of TF sums is then Σ w·S (IDF applied to both sides)."""
-        return unit_weighted(vec, self.state.idf_map(), k)
+        return unit_weighted(vec, self.state.idf_map() if idf is None else idf, k)
+
+    def _idf_of(self, item: Item) -> dict[str, float]:
+        """IDF for ``item``'s keys: its own small dict between ``begin`` and ``finish``."""
+        held = self._item_idf
+        return held[1] if held is not None and held[0] is item else self.state.idf_map()
 
     def _refresh_norms(self, thread: Thread) -> None:
         # = _idf_norm of text, names(ents) and xling, in one call
@@ -405,18 +416,16 @@ class Clusterer:
     def begin(self, item: Item) -> list[str]:
         """Advance the stream to ``item``; returns its index query keys."""
         st, feats = self.state, item.features
-        # Its keys interned: the lookups below and in scoring then match by identity.
-        item.features = feats = replace(feats, terms=interned(feats.terms),
-                                        entities=interned(feats.entities),
-                                        xling=interned(feats.xling))
         st.seq += 1
         st.ensure_df_of(feats)
+        idf = idf_local(st.idf_map(), feats.terms, feats.entities, feats.xling)
+        self._item_idf = (item, idf)
         if item.dated:
             assert item.start is not None
             assert item.end is not None
             if st.hwm is None or item.end > st.hwm:
                 st.hwm = item.end
-        query = top_keys_of(feats.terms, feats.entities, st.idf_map(), self.params.query_keys)
+        query = top_keys_of(feats.terms, feats.entities, idf, self.params.query_keys)
         if self.fetch and item.start is not None:
             threads = (st.swept_before is not None
                        and item.start - self.window < st.swept_before)
@@ -442,6 +451,7 @@ class Clusterer:
         st.dups.add(item.article_id, mh, Entry(
             np.asarray(mh.hashvalues), item.shingle_count, thread.id, decision.duplicate_of,
             item.start, item.end, st.seq))
+        self._item_idf = None  # counting the document moves IDF
         st.count_doc(feats.terms, feats.entities, feats.xling)
         if st.seq % self.params.sweep_every == 0:
             self.sweep()
@@ -497,9 +507,10 @@ class Clusterer:
         """The item's unit TF-IDF vectors (text, entities, xling) with the current IDF, and
         its heaviest entities with their weights."""
         f, k = item.features, self.params.item_terms
-        ents = self._weighted(names(f.entities), k // 2)
+        idf = self._idf_of(item)
+        ents = self._weighted(names(f.entities), k // 2, idf)
         top = heaviest(ents, TOP_ENTS)
-        return self._weighted(f.terms, k), ents, self._weighted(f.xling, k), top
+        return self._weighted(f.terms, k, idf), ents, self._weighted(f.xling, k, idf), top
 
     def pair(self, item: Item, thread: Thread,
              weighted: tuple[dict[str, float], ...]) -> PairFeatures:
@@ -538,11 +549,11 @@ class Clusterer:
         (entity keys ``@#…``, kept in ``ents`` but outside ``norm_ents``): '28 July 2004',
         '95', '7.1' agree or disagree on the event. Computed afresh (a thread holds a few
         dozen), exactly rounded with fsum, so dict order does not matter."""
-        idf = self.state.idf_map()
-        mine = {t: v * idf[t] for t, v in item.features.entities.items()
-                if t.startswith(NUMBER_KEY)}
+        mine = {t: v for t, v in item.features.entities.items() if t.startswith(NUMBER_KEY)}
         if not mine:
             return 0.0
+        idf = self.state.idf_map()
+        mine = {t: v * idf[t] for t, v in mine.items()}
         theirs = [(t, v * idf[t]) for t, v in thread.ents.items() if t.startswith(NUMBER_KEY)]
         dot = math.fsum([w * mine[t] for t, w in theirs if t in mine])
         if not dot:
@@ -568,14 +579,15 @@ class Clusterer:
         # Norms follow the sums incrementally within an epoch (adding and pruning terms);
         # a new epoch recomputes them. Either way a pure function of the event sequence.
         exact = thread.norm_epoch == st.epoch()
-        thread.norm_text = self._add(thread.text, feats.terms, thread.norm_text)
+        idf = self._idf_of(item)
+        thread.norm_text = self._add(thread.text, feats.terms, thread.norm_text, idf)
         names_ = names(feats.entities)
-        thread.norm_ents = self._add(thread.ents, names_, thread.norm_ents)
+        thread.norm_ents = self._add(thread.ents, names_, thread.norm_ents, idf)
         if len(names_) < len(feats.entities):  # numbers: summed, outside the names' norm
             for t, v in feats.entities.items():
                 if t not in names_:
                     thread.ents[t] = thread.ents.get(t, 0.0) + v
-        thread.norm_xling = self._add(thread.xling, feats.xling, thread.norm_xling)
+        thread.norm_xling = self._add(thread.xling, feats.xling, thread.norm_xling, idf)
         for t in feats.entities:
             if t not in thread.display:
                 thread.display[t] = feats.display.get(t, t.removeprefix(ENTITY_PREFIX))
@@ -622,21 +634,16 @@ class Clusterer:
         thread.dirty = True
         self.touched[thread.id] = thread
 
-    def _add(self, sums: dict[str, float], vec: dict[str, float], norm: float) -> float:
+    def _add(self, sums: dict[str, float], vec: dict[str, float], norm: float,
+             idf: dict[str, float] | None = None) -> float:
         """Add ``vec`` to ``sums`` in place; returns the IDF-weighted norm updated to match."""
-        sq = add_into(sums, vec, self.state.idf_map(), norm * norm)
+        sq = add_into(sums, vec, self.state.idf_map() if idf is None else idf, norm * norm)
         return math.sqrt(sq) if sq > 0 else 0.0
 
     def _prune(self, sums: dict[str, float], k: int,
                norm: float) -> tuple[dict[str, float], float]:
         """Keep the k heaviest terms (weight × IDF); the norm loses what was dropped."""
-        keep = set(self._top(sums, k))
-        idf = self.state.idf_map()
-        sq = norm * norm
-        for t, v in sums.items():
-            if t not in keep:
-                sq -= (v * idf[t]) ** 2
-        return {t: v for t, v in sums.items() if t in keep}, math.sqrt(sq) if sq > 0 else 0.0
+        return pruned(sums, self.state.idf_map(), k, norm)
 
     def _reindex(self, thread: Thread) -> None:
         st = self.state

@@ -17,7 +17,6 @@ from __future__ import annotations
 import heapq
 import math
 import os
-import sys
 from collections import Counter
 from collections.abc import Mapping
 from itertools import chain
@@ -127,10 +126,22 @@ def missing(df: Mapping[str, int], *vecs: dict[str, float]) -> list[str]:
     return [t for vec in vecs for t in vec if t not in df]
 
 
-def interned(vec: dict[str, float]) -> dict[str, float]:
-    """``vec`` with its keys interned (same order, same values): lookups of interned keys in
-    dicts keyed by the same interned strings succeed by identity, without comparing text."""
-    return {sys.intern(t): v for t, v in vec.items()}
+def idf_local(idf: Mapping[str, float], *vecs: dict[str, float]) -> dict[str, float]:
+    """{t: idf[t]} for the keys of ``vecs``: an article's IDF looked up once in the big
+    cache, then read from a dict small enough to stay in the CPU cache."""
+    return {t: idf[t] for vec in vecs for t in vec}
+
+
+def pruned(sums: dict[str, float], idf: Mapping[str, float], k: int,
+           norm: float) -> tuple[dict[str, float], float]:
+    """The k heaviest sums (weight × IDF), in their order, and the IDF-weighted ``norm``
+    less what was dropped."""
+    keep = set(PYTHON["top_keys"](sums, idf, k))
+    sq = norm * norm
+    for t, v in sums.items():
+        if t not in keep:
+            sq -= (v * idf[t]) ** 2
+    return {t: v for t, v in sums.items() if t in keep}, math.sqrt(sq) if sq > 0 else 0.0
 
 
 def top_keys_of(vec: dict[str, float], ents: dict[str, float], idf: Mapping[str, float],
@@ -169,8 +180,8 @@ def ranked_threads(index: Mapping[str, set[int]], query: list[str],
 
 
 PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heaviest,
-                                  unit_weighted, names, count_doc, missing, interned, top_keys_of,
-                                  idf_norms, ranked_threads)}
+                                  unit_weighted, names, count_doc, missing, idf_local, pruned,
+                                  top_keys_of, idf_norms, ranked_threads)}
 
 ACCELERATED = False
 if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
@@ -180,10 +191,11 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             count_doc,
             dot,
             heaviest,
+            idf_local,
             idf_norms,
-            interned,
             missing,
             names,
+            pruned,
             ranked_threads,
             scaled,
             squares,
