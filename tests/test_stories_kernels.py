@@ -7,6 +7,7 @@ on random input from Hypothesis; then a whole clustering run with and without th
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -69,8 +70,11 @@ def test_add_into_and_the_idf_the_c_code_computes(sums: dict[str, float], vec: d
     idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
     assert same(C.add_into(a, vec, idf_c, sq), PY["add_into"](b, vec, idf_py, sq))
     assert same(a, b)
-    # idf_c was filled in C, idf_py by the cache's own __missing__: the same values
-    assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
+    # the C code computes IDF from the counts (without filling the cache), the Python code
+    # through the cache's own __missing__: the same values
+    assert all(same(idf_py[t], v) for t, v in idf_c.items())
+    fresh = idf_cache(df, n_docs)
+    assert same(C.idf_local(fresh, vec), {t: idf_py[t] for t in vec})
 
 
 @settings(max_examples=200, deadline=None)
@@ -112,7 +116,6 @@ def test_index_keys_and_thread_norms(vec: dict[str, float], ents: dict[str, floa
     idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
     assert same(list(C.idf_norms(vec, ents, xling, idf_c)),
                 list(PY["idf_norms"](vec, ents, xling, idf_py)))
-    assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
 
 
 @settings(max_examples=300, deadline=None)
@@ -146,10 +149,29 @@ def test_an_articles_idf_and_pruning(vec: dict[str, float], ents: dict[str, floa
                                      norm: float) -> None:
     idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
     assert same(C.idf_local(idf_c, vec, ents), PY["idf_local"](idf_py, vec, ents))
-    assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
+    assert all(same(idf_py[t], v) for t, v in idf_c.items())
     got = C.pruned(vec, idf_cache(df, n_docs), k, norm)
     want = PY["pruned"](vec, idf_cache(df, n_docs), k, norm)
     assert isinstance(got, tuple) and same(list(got), list(want))
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts, st.lists(vectors, min_size=1, max_size=6), st.integers(0, 10**6))
+def test_the_idf_the_c_code_computes_follows_the_counts(df: dict[str, int],
+                                                        docs: list[dict[str, float]],
+                                                        n_docs: int) -> None:
+    # as the clusterer does: documents counted one by one, the cache partly filled by Python
+    # lookups in between, IDF read by the C code from the counts
+    state = State(df=dict(df), n_docs=n_docs)
+    for vec in docs:
+        idf = state.idf_map()
+        for t in list(vec)[::2]:
+            idf[t]  # noqa: B018 -- Python fills the cache
+        want = {t: math.log(idf.nq1 / (kernels.quantised_df(state.df.get(t, 0)) + 1)) + 1.0
+                for t in vec}
+        assert same(C.idf_local(idf, vec), want)
+        assert all(same(idf[t], want[t]) for t in vec)
+        state.count_doc(vec)
 
 
 def test_wrong_types_are_a_clear_error_not_a_crash() -> None:

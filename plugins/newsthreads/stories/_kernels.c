@@ -37,9 +37,14 @@ static inline long long quantised(long long df) {
 }
 
 /* An IDF mapping as the kernels read it. When it is a cluster._IdfCache, its ``df`` and
- * ``nq1`` are read once per kernel call (not once per missing key) and a missing IDF is
- * computed as its __missing__ computes it, without the Python call:
- * log(nq1 / (quantised(df) + 1)) + 1. Any other mapping is asked through PyObject_GetItem. */
+ * ``nq1`` are read once per kernel call and the IDF is computed from the document frequency
+ * as its __missing__ computes it, log(nq1 / (quantised(df) + 1)) + 1, without reading or
+ * filling the cache: the cache always holds exactly that value for the current counts (an
+ * entry is dropped when its term's quantised count moves, all of them when nq1 does), and
+ * one lookup in ``df`` (whose small counts are shared int objects) is cheaper than a lookup
+ * in the cache and a boxed float, let alone a miss and an insertion. There are few distinct
+ * quantised counts, so the logarithms are kept per (nq1, quantised count).
+ * Any other mapping is read as a mapping (PyObject_GetItem). */
 typedef struct {
     PyObject *idf;
     PyObject *df; /* borrowed from the cache's slot, once resolved */
@@ -74,13 +79,39 @@ static void idf_resolve(Idf *c) {
     Py_DECREF(nq1);
 }
 
-/* idf[key]; a key not cached yet is computed (and cached) or asked of the mapping. */
+#define IDF_SLOTS (64 + 58 * 32) /* counts below 64, then 32 mantissas per shift */
+static double idf_table[IDF_SLOTS], idf_table_nq1 = -1.0;
+static unsigned char idf_table_set[IDF_SLOTS];
+
+/* log(nq1 / (quantised(count) + 1)) + 1, the logarithm computed once per step. */
+static inline double idf_value(double nq1, long long count) {
+    long long q = quantised(count);
+    int slot = -1;
+    if (q >= 0 && q < 64) {
+        slot = (int)q;
+    } else if (q > 0) {
+        int bits = 0;
+        for (long long x = q; x; x >>= 1)
+            bits++;
+        int shift = bits - 6;
+        if (shift <= 58)
+            slot = 64 + (shift - 1) * 32 + (int)((q >> shift) - 32);
+    }
+    if (slot < 0 || slot >= IDF_SLOTS)
+        return log(nq1 / (double)(q + 1)) + 1.0;
+    if (nq1 != idf_table_nq1) {
+        memset(idf_table_set, 0, sizeof idf_table_set);
+        idf_table_nq1 = nq1;
+    }
+    if (!idf_table_set[slot]) {
+        idf_table[slot] = log(nq1 / (double)(q + 1)) + 1.0;
+        idf_table_set[slot] = 1;
+    }
+    return idf_table[slot];
+}
+
+/* idf[key]: computed from the counts of an _IdfCache, else asked of the mapping. */
 static int idf_of(Idf *c, PyObject *key, double *out) {
-    PyObject *v = PyDict_GetItemWithError(c->idf, key); /* borrowed */
-    if (v != NULL)
-        return as_double(v, out);
-    if (PyErr_Occurred())
-        return -1;
     if (c->state == 0)
         idf_resolve(c);
     if (c->state == 1) {
@@ -90,12 +121,14 @@ static int idf_of(Idf *c, PyObject *key, double *out) {
             return -1;
         if (n != NULL && (count = PyLong_AsLongLong(n)) == -1 && PyErr_Occurred())
             return -1;
-        *out = log(c->nq1 / (double)(quantised(count) + 1)) + 1.0;
-        PyObject *boxed = PyFloat_FromDouble(*out);
-        int rc = boxed == NULL ? -1 : PyDict_SetItem(c->idf, key, boxed);
-        Py_XDECREF(boxed);
-        return rc;
+        *out = idf_value(c->nq1, count);
+        return 0;
     }
+    PyObject *v = PyDict_GetItemWithError(c->idf, key); /* borrowed */
+    if (v != NULL)
+        return as_double(v, out);
+    if (PyErr_Occurred())
+        return -1;
     v = PyObject_GetItem(c->idf, key); /* new reference; __missing__ fills the cache */
     if (v == NULL)
         return -1;
@@ -858,19 +891,14 @@ static PyObject *k_idf_local(PyObject *self, PyObject *const *args, Py_ssize_t n
     for (Py_ssize_t a = 1; out != NULL && a < nargs; a++) {
         Py_ssize_t pos = 0;
         while (PyDict_Next(args[a], &pos, &key, &val)) {
-            /* the cached float itself when there is one (no new box) */
-            PyObject *hit = PyDict_GetItemWithError(args[0], key), *boxed = NULL;
             double w;
-            if (hit == NULL) {
-                if (PyErr_Occurred() || idf_of(&ic, key, &w) ||
-                    (boxed = PyFloat_FromDouble(w)) == NULL) {
-                    Py_CLEAR(out);
-                    break;
-                }
-                hit = boxed;
+            PyObject *boxed = idf_of(&ic, key, &w) ? NULL : PyFloat_FromDouble(w);
+            if (boxed == NULL) {
+                Py_CLEAR(out);
+                break;
             }
-            int rc = PyDict_SetItem(out, key, hit);
-            Py_XDECREF(boxed);
+            int rc = PyDict_SetItem(out, key, boxed);
+            Py_DECREF(boxed);
             if (rc) {
                 Py_CLEAR(out);
                 break;
