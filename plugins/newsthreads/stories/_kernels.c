@@ -807,14 +807,31 @@ static PyObject *k_ranked_threads(PyObject *self, PyObject *const *args, Py_ssiz
                 goto done;
             continue;
         }
-        PyObject *it = PyObject_GetIter(posting);
-        if (it == NULL)
+#if PY_VERSION_HEX < 0x030D0000
+        /* a set's entries without an iterator object (borrowed references) */
+        int exact_set = PySet_CheckExact(posting);
+        Py_ssize_t set_pos = 0;
+        Py_hash_t set_hash;
+#else
+        int exact_set = 0;
+#endif
+        PyObject *it = exact_set ? NULL : PyObject_GetIter(posting);
+        if (!exact_set && it == NULL)
             goto done;
-        while ((tid = PyIter_Next(it)) != NULL) {
+        for (;;) {
+#if PY_VERSION_HEX < 0x030D0000
+            if (exact_set) {
+                if (!_PySet_NextEntry(posting, &set_pos, &tid, &set_hash))
+                    break;
+                Py_INCREF(tid);
+            } else
+#endif
+            if ((tid = PyIter_Next(it)) == NULL)
+                break;
             long long v = PyLong_AsLongLong(tid);
             if (v == -1 && PyErr_Occurred()) {
                 Py_DECREF(tid);
-                Py_DECREF(it);
+                Py_XDECREF(it);
                 goto done;
             }
             size_t h = ((unsigned long long)v * 0x9E3779B97F4A7C15ULL) >> 7;
@@ -823,7 +840,7 @@ static PyObject *k_ranked_threads(PyObject *self, PyObject *const *args, Py_ssiz
                 if (slot < 0) {
                     if (used >= total) { /* a posting grew while walked */
                         Py_DECREF(tid);
-                        Py_DECREF(it);
+                        Py_XDECREF(it);
                         PyErr_SetString(PyExc_RuntimeError, "index changed during the walk");
                         goto done;
                     }
@@ -841,7 +858,7 @@ static PyObject *k_ranked_threads(PyObject *self, PyObject *const *args, Py_ssiz
             }
             Py_DECREF(tid);
         }
-        Py_DECREF(it);
+        Py_XDECREF(it);
         if (PyErr_Occurred())
             goto done;
     }
