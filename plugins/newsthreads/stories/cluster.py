@@ -41,6 +41,7 @@ from newsthreads.stories.kernels import (
     pruned,
     quantised_df,
     ranked_threads,
+    scaled,
     squares,
     top_keys,
     top_keys_of,
@@ -553,13 +554,13 @@ class Clusterer:
         if not mine:
             return 0.0
         idf = self.state.idf_map()
-        mine = {t: v * idf[t] for t, v in mine.items()}
-        theirs = [(t, v * idf[t]) for t, v in thread.ents.items() if t.startswith(NUMBER_KEY)]
-        dot = math.fsum([w * mine[t] for t, w in theirs if t in mine])
+        mine = scaled(mine, idf)  # {t: v * idf[t]}, IDF from the counts in C
+        theirs = scaled({t: v for t, v in thread.ents.items() if t.startswith(NUMBER_KEY)}, idf)
+        dot = math.fsum([w * mine[t] for t, w in theirs.items() if t in mine])
         if not dot:
             return 0.0
         return dot / (math.sqrt(math.fsum([w * w for w in mine.values()]))
-                      * math.sqrt(math.fsum([w * w for _, w in theirs])))
+                      * math.sqrt(math.fsum([w * w for w in theirs.values()])))
 
     def _best_thread(self, item: Item, query: list[str]) -> Decision:
         weighted = self.weighted(item)
