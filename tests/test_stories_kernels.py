@@ -7,6 +7,7 @@ on random input from Hypothesis; then a whole clustering run with and without th
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -48,6 +49,8 @@ def idf_cache(df: dict[str, int], n_docs: int) -> dict[str, float]:
     return state.idf_map()
 
 
+@pytest.mark.skipif(bool(os.environ.get("NEWSTHREADS_PURE_PYTHON")),
+                    reason="NEWSTHREADS_PURE_PYTHON=1 asks for the Python definitions")
 def test_the_extension_was_built_and_is_used() -> None:
     # pip install builds it (setup.py); a silent build failure would fall back to Python
     assert kernels.ACCELERATED
@@ -69,8 +72,11 @@ def test_add_into_and_the_idf_the_c_code_computes(sums: dict[str, float], vec: d
     idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
     assert same(C.add_into(a, vec, idf_c, sq), PY["add_into"](b, vec, idf_py, sq))
     assert same(a, b)
-    # idf_c was filled in C, idf_py by the cache's own __missing__: the same values
-    assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
+    # the C code computes IDF from the counts (without filling the cache), the Python code
+    # through the cache's own __missing__: the same values
+    assert all(same(idf_py[t], v) for t, v in idf_c.items())
+    fresh = idf_cache(df, n_docs)
+    assert same(C.idf_local(fresh, vec), {t: idf_py[t] for t in vec})
 
 
 @settings(max_examples=200, deadline=None)
@@ -99,6 +105,75 @@ def test_count_doc_and_missing(df: dict[str, int], vecs: list[dict[str, float]],
     PY["count_doc"](df_py, idf_py, *vecs)
     assert df_c == df_py
     assert same(dict(sorted(idf_c.items())), dict(sorted(idf_py.items())))
+
+
+@settings(max_examples=300, deadline=None)
+@given(vectors, vectors, vectors, counts, st.integers(0, 10**6), st.integers(0, 30))
+def test_index_keys_and_thread_norms(vec: dict[str, float], ents: dict[str, float],
+                                     xling: dict[str, float], df: dict[str, int], n_docs: int,
+                                     k: int) -> None:
+    for args in [(vec, ents), (vec, {}), ({}, ents), (ents, vec)]:  # shared keys too
+        assert same(C.top_keys_of(*args, idf_cache(df, n_docs), k),
+                    PY["top_keys_of"](*args, idf_cache(df, n_docs), k))
+    idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
+    assert same(list(C.idf_norms(vec, ents, xling, idf_c)),
+                list(PY["idf_norms"](vec, ents, xling, idf_py)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e150, allow_subnormal=True), max_size=40))
+def test_the_c_fsum_of_the_norms_is_math_fsum(values: list[float]) -> None:
+    # wide magnitudes and cancellation-free squares: the exactly rounded sum, to the bit
+    sums = {f"t{i}": v for i, v in enumerate(values)}
+    idf = {t: 1.0 for t in sums}
+    assert same(list(C.idf_norms(sums, {}, sums, idf)),
+                list(PY["idf_norms"](sums, {}, sums, idf)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(keys, st.sets(st.integers(1, 40), max_size=12), max_size=8),
+       st.lists(keys, max_size=10), st.dictionaries(st.integers(1, 40), st.integers(0, 5),
+                                                    min_size=40, max_size=40))
+def test_ranked_threads(index: dict[str, set[int]], query: list[str],
+                        created: dict[int, int]) -> None:
+    from types import SimpleNamespace
+
+    threads = {tid: SimpleNamespace(created_seq=seq) for tid, seq in created.items()}
+    got = C.ranked_threads(index, query, threads)
+    want = PY["ranked_threads"](index, query, threads)
+    assert [id(t) for t in got] == [id(t) for t in want]
+
+
+@settings(max_examples=300, deadline=None)
+@given(vectors, vectors, counts, st.integers(0, 10**6), st.integers(0, 30), st.floats(0, 1e7))
+def test_an_articles_idf_and_pruning(vec: dict[str, float], ents: dict[str, float],
+                                     df: dict[str, int], n_docs: int, k: int,
+                                     norm: float) -> None:
+    idf_c, idf_py = idf_cache(df, n_docs), idf_cache(df, n_docs)
+    assert same(C.idf_local(idf_c, vec, ents), PY["idf_local"](idf_py, vec, ents))
+    assert all(same(idf_py[t], v) for t, v in idf_c.items())
+    got = C.pruned(vec, idf_cache(df, n_docs), k, norm)
+    want = PY["pruned"](vec, idf_cache(df, n_docs), k, norm)
+    assert isinstance(got, tuple) and same(list(got), list(want))
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts, st.lists(vectors, min_size=1, max_size=6), st.integers(0, 10**6))
+def test_the_idf_the_c_code_computes_follows_the_counts(df: dict[str, int],
+                                                        docs: list[dict[str, float]],
+                                                        n_docs: int) -> None:
+    # as the clusterer does: documents counted one by one, the cache partly filled by Python
+    # lookups in between, IDF read by the C code from the counts
+    state = State(df=dict(df), n_docs=n_docs)
+    for vec in docs:
+        idf = state.idf_map()
+        for t in list(vec)[::2]:
+            idf[t]  # noqa: B018 -- Python fills the cache
+        want = {t: math.log(idf.nq1 / (kernels.quantised_df(state.df.get(t, 0)) + 1)) + 1.0
+                for t in vec}
+        assert same(C.idf_local(idf, vec), want)
+        assert all(same(idf[t], want[t]) for t in vec)
+        state.count_doc(vec)
 
 
 def test_wrong_types_are_a_clear_error_not_a_crash() -> None:

@@ -13,6 +13,8 @@
 #include <Python.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
 
 /* A dict value as a double; Python ints are accepted (jsonb may hold whole numbers). */
 static inline int as_double(PyObject *o, double *out) {
@@ -34,45 +36,100 @@ static inline long long quantised(long long df) {
     return shift > 0 ? (df >> shift) << shift : df;
 }
 
-/* A missing IDF of a cache that carries ``df`` and ``nq1`` (cluster._IdfCache), computed as
- * its __missing__ computes it, without the Python call: log(nq1 / (quantised(df) + 1)) + 1.
- * Returns 1 when idf is no such cache (the caller then asks the mapping). */
-static int idf_fill(PyObject *idf, PyObject *key, double *out) {
-    if (PyDict_CheckExact(idf))
-        return 1;
-    PyObject *df = PyObject_GetAttr(idf, str_df), *nq1 = NULL;
-    if (df == NULL || !PyDict_Check(df) || (nq1 = PyObject_GetAttr(idf, str_nq1)) == NULL) {
+/* An IDF mapping as the kernels read it. When it is a cluster._IdfCache, its ``df`` and
+ * ``nq1`` are read once per kernel call and the IDF is computed from the document frequency
+ * as its __missing__ computes it, log(nq1 / (quantised(df) + 1)) + 1, without reading or
+ * filling the cache: the cache always holds exactly that value for the current counts (an
+ * entry is dropped when its term's quantised count moves, all of them when nq1 does), and
+ * one lookup in ``df`` (whose small counts are shared int objects) is cheaper than a lookup
+ * in the cache and a boxed float, let alone a miss and an insertion. There are few distinct
+ * quantised counts, so the logarithms are kept per (nq1, quantised count).
+ * Any other mapping is read as a mapping (PyObject_GetItem). */
+typedef struct {
+    PyObject *idf;
+    PyObject *df; /* borrowed from the cache's slot, once resolved */
+    double nq1;
+    int state; /* 0: not resolved yet, 1: an _IdfCache, 2: some other mapping */
+} Idf;
+
+static inline void idf_init(Idf *c, PyObject *idf) {
+    c->idf = idf;
+    c->df = NULL;
+    c->nq1 = 0.0;
+    c->state = PyDict_CheckExact(idf) ? 2 : 0;
+}
+
+static void idf_resolve(Idf *c) {
+    PyObject *df = PyObject_GetAttr(c->idf, str_df), *nq1 = NULL;
+    c->state = 2;
+    if (df == NULL || !PyDict_Check(df) || (nq1 = PyObject_GetAttr(c->idf, str_nq1)) == NULL) {
         Py_XDECREF(df);
         PyErr_Clear();
-        return 1;
+        return;
     }
-    int rc = -1;
     double top;
-    long long count = 0;
-    PyObject *c = PyDict_GetItemWithError(df, key);
-    if (as_double(nq1, &top) == 0 && !(c == NULL && PyErr_Occurred()) &&
-        (c == NULL || !((count = PyLong_AsLongLong(c)) == -1 && PyErr_Occurred()))) {
-        *out = log(top / (double)(quantised(count) + 1)) + 1.0;
-        PyObject *boxed = PyFloat_FromDouble(*out);
-        rc = boxed == NULL ? -1 : PyDict_SetItem(idf, key, boxed);
-        Py_XDECREF(boxed);
+    if (as_double(nq1, &top) == 0) {
+        c->df = df; /* the cache holds it for the duration of the call */
+        c->nq1 = top;
+        c->state = 1;
+    } else {
+        PyErr_Clear();
     }
     Py_DECREF(df);
     Py_DECREF(nq1);
-    return rc;
 }
 
-/* idf[key]; a key not cached yet is computed (idf_fill) or asked of the mapping. */
-static inline int idf_of(PyObject *idf, PyObject *key, double *out) {
-    PyObject *v = PyDict_GetItemWithError(idf, key); /* borrowed */
+#define IDF_SLOTS (64 + 58 * 32) /* counts below 64, then 32 mantissas per shift */
+static double idf_table[IDF_SLOTS], idf_table_nq1 = -1.0;
+static unsigned char idf_table_set[IDF_SLOTS];
+
+/* log(nq1 / (quantised(count) + 1)) + 1, the logarithm computed once per step. */
+static inline double idf_value(double nq1, long long count) {
+    long long q = quantised(count);
+    int slot = -1;
+    if (q >= 0 && q < 64) {
+        slot = (int)q;
+    } else if (q > 0) {
+        int bits = 0;
+        for (long long x = q; x; x >>= 1)
+            bits++;
+        int shift = bits - 6;
+        if (shift <= 58)
+            slot = 64 + (shift - 1) * 32 + (int)((q >> shift) - 32);
+    }
+    if (slot < 0 || slot >= IDF_SLOTS)
+        return log(nq1 / (double)(q + 1)) + 1.0;
+    if (nq1 != idf_table_nq1) {
+        memset(idf_table_set, 0, sizeof idf_table_set);
+        idf_table_nq1 = nq1;
+    }
+    if (!idf_table_set[slot]) {
+        idf_table[slot] = log(nq1 / (double)(q + 1)) + 1.0;
+        idf_table_set[slot] = 1;
+    }
+    return idf_table[slot];
+}
+
+/* idf[key]: computed from the counts of an _IdfCache, else asked of the mapping. */
+static int idf_of(Idf *c, PyObject *key, double *out) {
+    if (c->state == 0)
+        idf_resolve(c);
+    if (c->state == 1) {
+        long long count = 0;
+        PyObject *n = PyDict_GetItemWithError(c->df, key);
+        if (n == NULL && PyErr_Occurred())
+            return -1;
+        if (n != NULL && (count = PyLong_AsLongLong(n)) == -1 && PyErr_Occurred())
+            return -1;
+        *out = idf_value(c->nq1, count);
+        return 0;
+    }
+    PyObject *v = PyDict_GetItemWithError(c->idf, key); /* borrowed */
     if (v != NULL)
         return as_double(v, out);
     if (PyErr_Occurred())
         return -1;
-    int filled = idf_fill(idf, key, out);
-    if (filled <= 0)
-        return filled;
-    v = PyObject_GetItem(idf, key); /* new reference; __missing__ fills the cache */
+    v = PyObject_GetItem(c->idf, key); /* new reference; __missing__ fills the cache */
     if (v == NULL)
         return -1;
     int rc = as_double(v, out);
@@ -125,6 +182,8 @@ static PyObject *k_add_into(PyObject *self, PyObject *const *args, Py_ssize_t na
         check_dict(args[1], "vec") || check_dict(args[2], "idf"))
         return NULL;
     PyObject *sums = args[0], *vec = args[1], *idf = args[2], *key, *val;
+    Idf ic;
+    idf_init(&ic, idf);
     double sq;
     if (as_double(args[3], &sq))
         return NULL;
@@ -146,7 +205,7 @@ static PyObject *k_add_into(PyObject *self, PyObject *const *args, Py_ssize_t na
             return NULL;
         int rc = PyDict_SetItem(sums, key, boxed);
         Py_DECREF(boxed);
-        if (rc || idf_of(idf, key, &w))
+        if (rc || idf_of(&ic, key, &w))
             return NULL;
         sq += (now * now - old * old) * w * w;
     }
@@ -158,13 +217,15 @@ static PyObject *k_scaled(PyObject *self, PyObject *const *args, Py_ssize_t narg
     if (check_args("scaled", nargs, 2) || check_dict(args[0], "vec") || check_dict(args[1], "idf"))
         return NULL;
     PyObject *vec = args[0], *idf = args[1], *key, *val;
+    Idf ic;
+    idf_init(&ic, idf);
     PyObject *out = PyDict_New();
     if (out == NULL)
         return NULL;
     Py_ssize_t pos = 0;
     while (PyDict_Next(vec, &pos, &key, &val)) {
         double v, w;
-        if (as_double(val, &v) || idf_of(idf, key, &w))
+        if (as_double(val, &v) || idf_of(&ic, key, &w))
             goto fail;
         PyObject *boxed = PyFloat_FromDouble(v * w);
         if (boxed == NULL)
@@ -185,13 +246,15 @@ static PyObject *k_squares(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (check_args("squares", nargs, 2) || check_dict(args[0], "sums") || check_dict(args[1], "idf"))
         return NULL;
     PyObject *sums = args[0], *idf = args[1], *key, *val;
+    Idf ic;
+    idf_init(&ic, idf);
     PyObject *out = PyList_New(PyDict_GET_SIZE(sums));
     if (out == NULL)
         return NULL;
     Py_ssize_t pos = 0, i = 0;
     while (PyDict_Next(sums, &pos, &key, &val)) {
         double v, w;
-        if (as_double(val, &v) || idf_of(idf, key, &w))
+        if (as_double(val, &v) || idf_of(&ic, key, &w))
             goto fail;
         double x = v * w;
         PyObject *boxed = PyFloat_FromDouble(x * x);
@@ -213,6 +276,7 @@ typedef struct {
     double score; /* ascending: the negated weight */
     PyObject *key; /* borrowed */
     PyObject *val; /* borrowed */
+    double w; /* its IDF (1.0 without one) */
 } Ranked;
 
 static int ranked_error = 0;
@@ -246,29 +310,46 @@ static void sift_down(Ranked *h, Py_ssize_t n, Py_ssize_t i) {
     }
 }
 
-/* The k first entries of vec ranked by (-vec[t]·idf[t], t), or by (-vec[t], t) with idf
+static inline int is_number_key(PyObject *key) {
+    return PyUnicode_Check(key) && PyUnicode_GET_LENGTH(key) >= 2 &&
+           PyUnicode_READ_CHAR(key, 0) == '@' && PyUnicode_READ_CHAR(key, 1) == '#';
+}
+
+/* The k first entries of vec (and of ents' names, keys not starting "@#", when ents is not
+ * NULL and shares no key with vec) ranked by (-vec[t]·idf[t], t), or by (-vec[t], t) with idf
  * None, in order; keys are compared as Python compares str (all keys are distinct, so the
  * order is total and any selection method gives the same list). Returns min(k, n) or -1. */
-static Py_ssize_t rank(PyObject *vec, PyObject *idf, Py_ssize_t k, Ranked **out) {
-    Py_ssize_t n = PyDict_GET_SIZE(vec), pos = 0, i = 0;
+static Py_ssize_t rank_of(PyObject *vec, PyObject *ents, PyObject *idf, Py_ssize_t k,
+                          Ranked **out) {
+    Py_ssize_t n = PyDict_GET_SIZE(vec) + (ents ? PyDict_GET_SIZE(ents) : 0), i = 0;
     Ranked *r = PyMem_Malloc((n ? n : 1) * sizeof(Ranked));
     if (r == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     PyObject *key, *val;
-    while (PyDict_Next(vec, &pos, &key, &val) && i < n) {
-        double v, w = 1.0;
-        if (!PyUnicode_Check(key)) {
-            PyErr_SetString(PyExc_TypeError, "keys must be str");
-            goto fail;
+    Idf ic;
+    if (idf != Py_None)
+        idf_init(&ic, idf);
+    for (int part = 0; part < (ents ? 2 : 1); part++) {
+        PyObject *d = part ? ents : vec;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(d, &pos, &key, &val) && i < n) {
+            double v, w = 1.0;
+            if (!PyUnicode_Check(key)) {
+                PyErr_SetString(PyExc_TypeError, "keys must be str");
+                goto fail;
+            }
+            if (part && is_number_key(key))
+                continue;
+            if (as_double(val, &v) || (idf != Py_None && idf_of(&ic, key, &w)))
+                goto fail;
+            r[i].score = idf != Py_None ? -v * w : -v;
+            r[i].key = key;
+            r[i].val = val;
+            r[i].w = w;
+            i++;
         }
-        if (as_double(val, &v) || (idf != Py_None && idf_of(idf, key, &w)))
-            goto fail;
-        r[i].score = idf != Py_None ? -v * w : -v;
-        r[i].key = key;
-        r[i].val = val;
-        i++;
     }
     ranked_error = 0;
     if (k < 0)
@@ -291,6 +372,10 @@ static Py_ssize_t rank(PyObject *vec, PyObject *idf, Py_ssize_t k, Ranked **out)
 fail:
     PyMem_Free(r);
     return -1;
+}
+
+static Py_ssize_t rank(PyObject *vec, PyObject *idf, Py_ssize_t k, Ranked **out) {
+    return rank_of(vec, NULL, idf, k, out);
 }
 
 /* top_keys(vec, idf, k) -> the k keys of heaviest vec[t]·idf[t], ties by key. */
@@ -340,6 +425,8 @@ static PyObject *k_unit_weighted(PyObject *self, PyObject *const *args, Py_ssize
         check_dict(args[1], "idf"))
         return NULL;
     PyObject *vec = args[0], *idf = args[1];
+    Idf ic;
+    idf_init(&ic, idf);
     Py_ssize_t k = PyLong_AsSsize_t(args[2]);
     if (k == -1 && PyErr_Occurred())
         return NULL;
@@ -358,12 +445,13 @@ static PyObject *k_unit_weighted(PyObject *self, PyObject *const *args, Py_ssize
             return PyErr_NoMemory();
         while (PyDict_Next(vec, &pos, &key, &val) && i < n) {
             double v, w;
-            if (as_double(val, &v) || idf_of(idf, key, &w)) {
+            if (as_double(val, &v) || idf_of(&ic, key, &w)) {
                 PyMem_Free(r);
                 return NULL;
             }
             r[i].score = v * w;
             r[i].key = key;
+            r[i].w = w;
             i++;
         }
         m = i;
@@ -375,12 +463,8 @@ static PyObject *k_unit_weighted(PyObject *self, PyObject *const *args, Py_ssize
     PyObject *out = PyDict_New();
     if (norm != 0.0)
         for (i = 0; out != NULL && i < m; i++) {
-            double w;
-            if (idf_of(idf, r[i].key, &w)) {
-                Py_CLEAR(out);
-                break;
-            }
-            PyObject *boxed = PyFloat_FromDouble(r[i].score * w / norm);
+            /* the IDF looked up when ranking: the same mapping, nothing changed it since */
+            PyObject *boxed = PyFloat_FromDouble(r[i].score * r[i].w / norm);
             if (boxed == NULL || PyDict_SetItem(out, r[i].key, boxed))
                 Py_CLEAR(out);
             Py_XDECREF(boxed);
@@ -438,12 +522,11 @@ static PyObject *k_count_doc(PyObject *self, PyObject *const *args, Py_ssize_t n
             if (rc)
                 return NULL;
             if (quantised(old + 1) != quantised(old)) {
-                /* pop(key, None) without calling __missing__ */
-                if (PyDict_DelItem(idf, key)) {
-                    if (!PyErr_ExceptionMatches(PyExc_KeyError))
-                        return NULL;
-                    PyErr_Clear();
-                }
+                /* pop(key, None) without calling __missing__, and without raising and
+                 * clearing a KeyError when nothing is cached (the common case) */
+                int has = PyDict_Contains(idf, key);
+                if (has < 0 || (has && PyDict_DelItem(idf, key)))
+                    return NULL;
             }
         }
     }
@@ -473,6 +556,434 @@ static PyObject *k_missing(PyObject *self, PyObject *const *args, Py_ssize_t nar
     return out;
 }
 
+/* top_keys_of(vec, ents, idf, k) -> top_keys({**vec, **names(ents)}, idf, k), without
+ * building the merged dict (unless the two share a key: then it is built). */
+static PyObject *k_top_keys_of(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("top_keys_of", nargs, 4) || check_dict(args[0], "vec") ||
+        check_dict(args[1], "ents") || check_dict(args[2], "idf"))
+        return NULL;
+    PyObject *vec = args[0], *ents = args[1], *merged = NULL, *key, *val;
+    Py_ssize_t k = PyLong_AsSsize_t(args[3]), pos = 0;
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    while (PyDict_Next(ents, &pos, &key, &val)) {
+        if (is_number_key(key))
+            continue;
+        int has = PyDict_Contains(vec, key);
+        if (has < 0)
+            return NULL;
+        if (has) { /* a shared key: ents' value wins, at vec's place, as in {**a, **b} */
+            merged = PyDict_Copy(vec);
+            if (merged == NULL)
+                return NULL;
+            pos = 0;
+            while (PyDict_Next(ents, &pos, &key, &val))
+                if (!is_number_key(key) && PyDict_SetItem(merged, key, val)) {
+                    Py_DECREF(merged);
+                    return NULL;
+                }
+            break;
+        }
+    }
+    Ranked *r;
+    k = merged ? rank_of(merged, NULL, args[2], k, &r) : rank_of(vec, ents, args[2], k, &r);
+    PyObject *out = k < 0 ? NULL : PyList_New(k);
+    if (out != NULL)
+        for (Py_ssize_t i = 0; i < k; i++) {
+            Py_INCREF(r[i].key);
+            PyList_SET_ITEM(out, i, r[i].key);
+        }
+    if (k >= 0)
+        PyMem_Free(r);
+    Py_XDECREF(merged);
+    return out;
+}
+
+/* math.fsum's algorithm (CPython's Mathmodule.c, Shewchuk's exact partials with its
+ * half-even correction across partials): the exactly rounded sum, so the same float as
+ * math.fsum over the same values in any order. */
+typedef struct {
+    double *p, ps[32], special, inf;
+    Py_ssize_t n, m;
+} Fsum;
+
+static void fsum_init(Fsum *f) {
+    f->p = f->ps;
+    f->n = 0;
+    f->m = 32;
+    f->special = f->inf = 0.0;
+}
+
+static void fsum_free(Fsum *f) {
+    if (f->p != f->ps)
+        PyMem_Free(f->p);
+}
+
+static int fsum_add(Fsum *f, double x) {
+    double xsave = x, y, t, hi, yr, lo, *p = f->p;
+    Py_ssize_t i, j, n = f->n;
+    for (i = j = 0; j < n; j++) {
+        y = p[j];
+        if (fabs(x) < fabs(y)) {
+            t = x;
+            x = y;
+            y = t;
+        }
+        hi = x + y;
+        yr = hi - x;
+        lo = y - yr;
+        if (lo != 0.0)
+            p[i++] = lo;
+        x = hi;
+    }
+    n = i;
+    if (x != 0.0) {
+        if (!isfinite(x)) {
+            if (isfinite(xsave)) {
+                PyErr_SetString(PyExc_OverflowError, "intermediate overflow in fsum");
+                return -1;
+            }
+            if (isinf(xsave))
+                f->inf += xsave;
+            f->special += xsave;
+            n = 0;
+        } else {
+            if (n >= f->m) {
+                Py_ssize_t m = f->m * 2;
+                double *q = PyMem_Malloc(m * sizeof(double));
+                if (q == NULL) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                memcpy(q, p, n * sizeof(double));
+                if (p != f->ps)
+                    PyMem_Free(p);
+                f->p = p = q;
+                f->m = m;
+            }
+            p[n++] = x;
+        }
+    }
+    f->n = n;
+    return 0;
+}
+
+static int fsum_result(Fsum *f, double *out) {
+    double x, y, hi, yr, lo = 0.0, *p = f->p;
+    Py_ssize_t n = f->n;
+    if (f->special != 0.0) {
+        if (isnan(f->inf)) {
+            PyErr_SetString(PyExc_ValueError, "-inf + inf in fsum");
+            return -1;
+        }
+        *out = f->special;
+        return 0;
+    }
+    hi = 0.0;
+    if (n > 0) {
+        hi = p[--n];
+        while (n > 0) {
+            x = hi;
+            y = p[--n];
+            hi = x + y;
+            yr = hi - x;
+            lo = y - yr;
+            if (lo != 0.0)
+                break;
+        }
+        if (n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0))) {
+            y = lo * 2.0;
+            x = hi + y;
+            yr = x - hi;
+            if (y == yr)
+                hi = x;
+        }
+    }
+    *out = hi;
+    return 0;
+}
+
+/* sqrt(fsum([(sums[t]·idf[t])² ...])) over sums' keys (only the names, not "@#" keys, when
+ * names_only); 0.0 for an empty dict. */
+static int idf_norm(PyObject *sums, Idf *ic, int names_only, double *out) {
+    Fsum f;
+    fsum_init(&f);
+    PyObject *key, *val;
+    Py_ssize_t pos = 0;
+    int rc = 0;
+    while (PyDict_Next(sums, &pos, &key, &val)) {
+        double v, w;
+        if (names_only && is_number_key(key))
+            continue;
+        if (as_double(val, &v) || idf_of(ic, key, &w)) {
+            rc = -1;
+            break;
+        }
+        double x = v * w;
+        if (fsum_add(&f, x * x)) {
+            rc = -1;
+            break;
+        }
+    }
+    double total = 0.0;
+    if (rc == 0 && (rc = fsum_result(&f, &total)) == 0)
+        *out = sqrt(total);
+    fsum_free(&f);
+    return rc;
+}
+
+/* idf_norms(text, ents, xling, idf) -> (|text·idf|, |names(ents)·idf|, |xling·idf|), each
+ * sum exactly rounded (fsum). */
+static PyObject *k_idf_norms(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("idf_norms", nargs, 4) || check_dict(args[0], "text") ||
+        check_dict(args[1], "ents") || check_dict(args[2], "xling") || check_dict(args[3], "idf"))
+        return NULL;
+    Idf ic;
+    idf_init(&ic, args[3]);
+    double norms[3];
+    for (int j = 0; j < 3; j++)
+        if (idf_norm(args[j], &ic, j == 1, &norms[j]))
+            return NULL;
+    return Py_BuildValue("(ddd)", norms[0], norms[1], norms[2]);
+}
+
+/* ranked_threads(index, query, threads) -> the threads indexed under any key of query, most
+ * keys shared first, then by (created_seq, id). Thread ids are ints. */
+typedef struct {
+    long long tid, created;
+    Py_ssize_t count;
+    PyObject *obj; /* borrowed: the id as indexed */
+} Cand;
+
+static int cand_cmp(const void *pa, const void *pb) {
+    const Cand *a = pa, *b = pb;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    if (a->created != b->created)
+        return a->created < b->created ? -1 : 1;
+    return (a->tid > b->tid) - (a->tid < b->tid);
+}
+
+static PyObject *str_created_seq;
+
+static PyObject *k_ranked_threads(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("ranked_threads", nargs, 3) || check_dict(args[0], "index") ||
+        check_dict(args[2], "threads"))
+        return NULL;
+    PyObject *index = args[0], *threads = args[2];
+    PyObject *query = PySequence_Fast(args[1], "query must be a sequence");
+    if (query == NULL)
+        return NULL;
+    Py_ssize_t nq = PySequence_Fast_GET_SIZE(query), total = 0, used = 0;
+    PyObject **keys = PySequence_Fast_ITEMS(query);
+    PyObject *out = NULL;
+    Cand *cands = NULL;
+    Py_ssize_t *table = NULL;
+    for (Py_ssize_t q = 0; q < nq; q++) {
+        PyObject *posting = PyDict_GetItemWithError(index, keys[q]);
+        if (posting == NULL && PyErr_Occurred())
+            goto done;
+        if (posting != NULL) {
+            Py_ssize_t len = PyObject_Size(posting);
+            if (len < 0)
+                goto done;
+            total += len;
+        }
+    }
+    size_t cap = 16;
+    while (cap < (size_t)total * 2)
+        cap <<= 1;
+    cands = PyMem_Malloc((total ? total : 1) * sizeof(Cand));
+    table = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    if (cands == NULL || table == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(table, 0xff, cap * sizeof(Py_ssize_t)); /* -1: empty */
+    for (Py_ssize_t q = 0; q < nq; q++) {
+        PyObject *posting = PyDict_GetItemWithError(index, keys[q]), *tid;
+        if (posting == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            continue;
+        }
+#if PY_VERSION_HEX < 0x030D0000
+        /* a set's entries without an iterator object (borrowed references) */
+        int exact_set = PySet_CheckExact(posting);
+        Py_ssize_t set_pos = 0;
+        Py_hash_t set_hash;
+#else
+        int exact_set = 0;
+#endif
+        PyObject *it = exact_set ? NULL : PyObject_GetIter(posting);
+        if (!exact_set && it == NULL)
+            goto done;
+        for (;;) {
+#if PY_VERSION_HEX < 0x030D0000
+            if (exact_set) {
+                if (!_PySet_NextEntry(posting, &set_pos, &tid, &set_hash))
+                    break;
+                Py_INCREF(tid);
+            } else
+#endif
+            if ((tid = PyIter_Next(it)) == NULL)
+                break;
+            long long v = PyLong_AsLongLong(tid);
+            if (v == -1 && PyErr_Occurred()) {
+                Py_DECREF(tid);
+                Py_XDECREF(it);
+                goto done;
+            }
+            size_t h = ((unsigned long long)v * 0x9E3779B97F4A7C15ULL) >> 7;
+            for (;; h++) {
+                Py_ssize_t slot = table[h & (cap - 1)];
+                if (slot < 0) {
+                    if (used >= total) { /* a posting grew while walked */
+                        Py_DECREF(tid);
+                        Py_XDECREF(it);
+                        PyErr_SetString(PyExc_RuntimeError, "index changed during the walk");
+                        goto done;
+                    }
+                    table[h & (cap - 1)] = used;
+                    cands[used].tid = v;
+                    cands[used].count = 1;
+                    cands[used].obj = tid; /* the posting holds it */
+                    used++;
+                    break;
+                }
+                if (cands[slot].tid == v) {
+                    cands[slot].count++;
+                    break;
+                }
+            }
+            Py_DECREF(tid);
+        }
+        Py_XDECREF(it);
+        if (PyErr_Occurred())
+            goto done;
+    }
+    for (Py_ssize_t i = 0; i < used; i++) {
+        PyObject *thread = PyDict_GetItemWithError(threads, cands[i].obj);
+        if (thread == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, cands[i].obj);
+            goto done;
+        }
+        PyObject *created = PyObject_GetAttr(thread, str_created_seq);
+        if (created == NULL)
+            goto done;
+        cands[i].created = PyLong_AsLongLong(created);
+        Py_DECREF(created);
+        if (cands[i].created == -1 && PyErr_Occurred())
+            goto done;
+        cands[i].obj = thread; /* borrowed from threads */
+    }
+    qsort(cands, (size_t)used, sizeof(Cand), cand_cmp);
+    out = PyList_New(used);
+    if (out != NULL)
+        for (Py_ssize_t i = 0; i < used; i++) {
+            Py_INCREF(cands[i].obj);
+            PyList_SET_ITEM(out, i, cands[i].obj);
+        }
+done:
+    PyMem_Free(cands);
+    PyMem_Free(table);
+    Py_DECREF(query);
+    return out;
+}
+
+/* idf_local(idf, *vecs) -> {t: idf[t]} for every key of vecs, in order. */
+static PyObject *k_idf_local(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || check_dict(args[0], "idf"))
+        return NULL;
+    Idf ic;
+    idf_init(&ic, args[0]);
+    Py_ssize_t size = 0;
+    for (Py_ssize_t a = 1; a < nargs; a++) {
+        if (check_dict(args[a], "vec"))
+            return NULL;
+        size += PyDict_GET_SIZE(args[a]);
+    }
+    PyObject *out = _PyDict_NewPresized(size), *key, *val;
+    for (Py_ssize_t a = 1; out != NULL && a < nargs; a++) {
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(args[a], &pos, &key, &val)) {
+            double w;
+            PyObject *boxed = idf_of(&ic, key, &w) ? NULL : PyFloat_FromDouble(w);
+            if (boxed == NULL) {
+                Py_CLEAR(out);
+                break;
+            }
+            int rc = PyDict_SetItem(out, key, boxed);
+            Py_DECREF(boxed);
+            if (rc) {
+                Py_CLEAR(out);
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+static int ptr_cmp(const void *pa, const void *pb) {
+    uintptr_t a = (uintptr_t)*(PyObject *const *)pa, b = (uintptr_t)*(PyObject *const *)pb;
+    return (a > b) - (a < b);
+}
+
+/* pruned(sums, idf, k, norm) -> ({t: sums[t]} of the k heaviest sums[t]·idf[t] in sums'
+ * order, norm less what was dropped: sqrt(norm² − Σ (sums[t]·idf[t])**2) or 0.0). */
+static PyObject *k_pruned(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("pruned", nargs, 4) || check_dict(args[0], "sums") ||
+        check_dict(args[1], "idf"))
+        return NULL;
+    PyObject *sums = args[0], *idf = args[1], *key, *val, *out = NULL;
+    Py_ssize_t k = PyLong_AsSsize_t(args[2]), pos = 0;
+    double norm;
+    if ((k == -1 && PyErr_Occurred()) || as_double(args[3], &norm))
+        return NULL;
+    Ranked *r;
+    Py_ssize_t m = rank(sums, idf, k, &r);
+    if (m < 0)
+        return NULL;
+    /* the kept keys by identity (a dict's keys are distinct objects) */
+    PyObject **kept = PyMem_Malloc((m ? m : 1) * sizeof(PyObject *));
+    if (kept == NULL) {
+        PyMem_Free(r);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < m; i++)
+        kept[i] = r[i].key;
+    PyMem_Free(r);
+    qsort(kept, (size_t)m, sizeof(PyObject *), ptr_cmp);
+    Idf ic;
+    idf_init(&ic, idf);
+    double sq = norm * norm;
+    PyObject *dict = _PyDict_NewPresized(m);
+    if (dict == NULL)
+        goto done;
+    while (PyDict_Next(sums, &pos, &key, &val)) {
+        if (bsearch(&key, kept, (size_t)m, sizeof(PyObject *), ptr_cmp) != NULL) {
+            if (PyDict_SetItem(dict, key, val))
+                goto done;
+            continue;
+        }
+        double v, w;
+        if (as_double(val, &v) || idf_of(&ic, key, &w))
+            goto done;
+        double x = v * w, p = pow(x, 2.0); /* as Python's x ** 2 */
+        if (isinf(p) && isfinite(x)) {
+            PyErr_SetString(PyExc_OverflowError, "(34, 'Numerical result out of range')");
+            goto done;
+        }
+        sq -= p;
+    }
+    out = Py_BuildValue("(Od)", dict, sq > 0 ? sqrt(sq) : 0.0);
+done:
+    Py_XDECREF(dict);
+    PyMem_Free(kept);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"dot", (PyCFunction)(void (*)(void))k_dot, METH_FASTCALL, NULL},
     {"add_into", (PyCFunction)(void (*)(void))k_add_into, METH_FASTCALL, NULL},
@@ -484,6 +995,11 @@ static PyMethodDef methods[] = {
     {"names", (PyCFunction)(void (*)(void))k_names, METH_FASTCALL, NULL},
     {"count_doc", (PyCFunction)(void (*)(void))k_count_doc, METH_FASTCALL, NULL},
     {"missing", (PyCFunction)(void (*)(void))k_missing, METH_FASTCALL, NULL},
+    {"top_keys_of", (PyCFunction)(void (*)(void))k_top_keys_of, METH_FASTCALL, NULL},
+    {"idf_norms", (PyCFunction)(void (*)(void))k_idf_norms, METH_FASTCALL, NULL},
+    {"pruned", (PyCFunction)(void (*)(void))k_pruned, METH_FASTCALL, NULL},
+    {"idf_local", (PyCFunction)(void (*)(void))k_idf_local, METH_FASTCALL, NULL},
+    {"ranked_threads", (PyCFunction)(void (*)(void))k_ranked_threads, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -495,7 +1011,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__kernels(void) {
     str_df = PyUnicode_InternFromString("df");
     str_nq1 = PyUnicode_InternFromString("nq1");
-    if (str_df == NULL || str_nq1 == NULL)
+    str_created_seq = PyUnicode_InternFromString("created_seq");
+    if (str_df == NULL || str_nq1 == NULL || str_created_seq == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

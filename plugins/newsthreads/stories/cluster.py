@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import chain
 
 import numpy as np
 from datasketch import MinHash
@@ -36,12 +35,17 @@ from newsthreads.stories.kernels import (
     count_doc,
     dot,
     heaviest,
+    idf_local,
+    idf_norms,
     missing,
     names,
+    pruned,
     quantised_df,
+    ranked_threads,
     scaled,
     squares,
     top_keys,
+    top_keys_of,
     unit_weighted,
 )
 from newsthreads.stories.model import MODEL, Model, PairFeatures
@@ -366,6 +370,10 @@ class Clusterer:
         # reuses them instead of computing the same cosine again.
         self._xcos_for: tuple[dict[str, float], ...] | None = None
         self._xcos: dict[int, float] = {}
+        # The IDF of the article being placed, looked up once (``begin``) and read from a
+        # small dict until its document is counted (``finish``): the same values as
+        # ``state.idf_map()``, which cannot change in between.
+        self._item_idf: tuple[Item, dict[str, float]] | None = None
 
     def _counter(self) -> int:
         self._next += 1
@@ -441,16 +449,21 @@ class Clusterer:
 
     # -- vectors ----------------------------------------------------------------------------
 
-    def _weighted(self, vec: dict[str, float], k: int) -> dict[str, float]:
+    def _weighted(self, vec: dict[str, float], k: int,
+                  idf: dict[str, float] | None = None) -> dict[str, float]:
         """The k heaviest terms of ``vec`` as unit TF-IDF weights, times IDF once more: the
         dot product with a centroid of TF sums is then Σ w·S (IDF applied to both sides)."""
-        return unit_weighted(vec, self.state.idf_map(), k)
+        return unit_weighted(vec, self.state.idf_map() if idf is None else idf, k)
+
+    def _idf_of(self, item: Item) -> dict[str, float]:
+        """IDF for ``item``'s keys: its own small dict between ``begin`` and ``finish``."""
+        held = self._item_idf
+        return held[1] if held is not None and held[0] is item else self.state.idf_map()
 
     def _refresh_norms(self, thread: Thread) -> None:
-        idf = self.state.idf_map()
-        thread.norm_text = _idf_norm(thread.text, idf)
-        thread.norm_ents = _idf_norm(names(thread.ents), idf)
-        thread.norm_xling = _idf_norm(thread.xling, idf)
+        # = _idf_norm of text, names(ents) and xling, in one call
+        thread.norm_text, thread.norm_ents, thread.norm_xling = idf_norms(
+            thread.text, thread.ents, thread.xling, self.state.idf_map())
         thread.norm_epoch = self.state.epoch()
 
     @staticmethod
@@ -479,12 +492,14 @@ class Clusterer:
         st, feats = self.state, item.features
         st.seq += 1
         st.ensure_df_of(feats)
+        idf = idf_local(st.idf_map(), feats.terms, feats.entities, feats.xling)
+        self._item_idf = (item, idf)
         if item.dated:
             assert item.start is not None
             assert item.end is not None
             if st.hwm is None or item.end > st.hwm:
                 st.hwm = item.end
-        query = self._top({**feats.terms, **names(feats.entities)}, self.params.query_keys)
+        query = top_keys_of(feats.terms, feats.entities, idf, self.params.query_keys)
         if self.fetch and item.start is not None:
             threads = (st.swept_before is not None
                        and item.start - self.window < st.swept_before)
@@ -523,6 +538,7 @@ class Clusterer:
         elif thread.members:
             thread.members, thread.sims = [], []  # outgrown: no more re-checks
             self.outgrown.add(thread.id)
+        self._item_idf = None  # counting the document moves IDF
         st.count_doc(feats.terms, feats.entities, feats.xling)
         if st.seq % self.params.sweep_every == 0:
             self.sweep()
@@ -713,13 +729,8 @@ class Clusterer:
 
     def candidates(self, item: Item, query: list[str]) -> list[Thread]:
         st = self.state
-        index, threads = st.index, st.threads
-        counts = Counter(chain.from_iterable([index[k] for k in query if k in index]))
-        ranked = [(-c, threads[tid].created_seq, tid) for tid, c in counts.items()]
-        ranked.sort()
         out = []
-        for _, _, tid in ranked:
-            thread = threads[tid]
+        for thread in ranked_threads(st.index, query, st.threads):  # most shared keys first
             if self.eligible(thread, item):
                 out.append(thread)
                 if len(out) >= self.params.max_candidates:
@@ -755,9 +766,10 @@ class Clusterer:
         """The item's unit TF-IDF vectors (text, entities, xling) with the current IDF, and
         its heaviest entities with their weights."""
         f, k = item.features, self.params.item_terms
-        ents = self._weighted(names(f.entities), k // 2)
+        idf = self._idf_of(item)
+        ents = self._weighted(names(f.entities), k // 2, idf)
         top = heaviest(ents, TOP_ENTS)
-        return self._weighted(f.terms, k), ents, self._weighted(f.xling, k), top
+        return self._weighted(f.terms, k, idf), ents, self._weighted(f.xling, k, idf), top
 
     def pair(self, item: Item, thread: Thread,
              weighted: tuple[dict[str, float], ...]) -> PairFeatures:
@@ -796,17 +808,17 @@ class Clusterer:
         (entity keys ``@#…``, kept in ``ents`` but outside ``norm_ents``): '28 July 2004',
         '95', '7.1' agree or disagree on the event. Computed afresh (a thread holds a few
         dozen), exactly rounded with fsum, so dict order does not matter."""
-        idf = self.state.idf_map()
-        mine = {t: v * idf[t] for t, v in item.features.entities.items()
-                if t.startswith(NUMBER_KEY)}
+        mine = {t: v for t, v in item.features.entities.items() if t.startswith(NUMBER_KEY)}
         if not mine:
             return 0.0
-        theirs = [(t, v * idf[t]) for t, v in thread.ents.items() if t.startswith(NUMBER_KEY)]
-        dot = math.fsum([w * mine[t] for t, w in theirs if t in mine])
+        idf = self.state.idf_map()
+        mine = scaled(mine, idf)  # {t: v * idf[t]}, IDF from the counts in C
+        theirs = scaled({t: v for t, v in thread.ents.items() if t.startswith(NUMBER_KEY)}, idf)
+        dot = math.fsum([w * mine[t] for t, w in theirs.items() if t in mine])
         if not dot:
             return 0.0
         return dot / (math.sqrt(math.fsum([w * w for w in mine.values()]))
-                      * math.sqrt(math.fsum([w * w for _, w in theirs])))
+                      * math.sqrt(math.fsum([w * w for w in theirs.values()])))
 
     def _best_thread(self, item: Item, query: list[str]) -> Decision:
         weighted = self.weighted(item)
@@ -826,14 +838,15 @@ class Clusterer:
         # Norms follow the sums incrementally within an epoch (adding and pruning terms);
         # a new epoch recomputes them. Either way a pure function of the event sequence.
         exact = thread.norm_epoch == st.epoch()
-        thread.norm_text = self._add(thread.text, feats.terms, thread.norm_text)
+        idf = self._idf_of(item)
+        thread.norm_text = self._add(thread.text, feats.terms, thread.norm_text, idf)
         names_ = names(feats.entities)
-        thread.norm_ents = self._add(thread.ents, names_, thread.norm_ents)
+        thread.norm_ents = self._add(thread.ents, names_, thread.norm_ents, idf)
         if len(names_) < len(feats.entities):  # numbers: summed, outside the names' norm
             for t, v in feats.entities.items():
                 if t not in names_:
                     thread.ents[t] = thread.ents.get(t, 0.0) + v
-        thread.norm_xling = self._add(thread.xling, feats.xling, thread.norm_xling)
+        thread.norm_xling = self._add(thread.xling, feats.xling, thread.norm_xling, idf)
         for t in feats.entities:
             if t not in thread.display:
                 thread.display[t] = feats.display.get(t, t.removeprefix(ENTITY_PREFIX))
@@ -880,26 +893,21 @@ class Clusterer:
         thread.dirty = True
         self.touched[thread.id] = thread
 
-    def _add(self, sums: dict[str, float], vec: dict[str, float], norm: float) -> float:
+    def _add(self, sums: dict[str, float], vec: dict[str, float], norm: float,
+             idf: dict[str, float] | None = None) -> float:
         """Add ``vec`` to ``sums`` in place; returns the IDF-weighted norm updated to match."""
-        sq = add_into(sums, vec, self.state.idf_map(), norm * norm)
+        sq = add_into(sums, vec, self.state.idf_map() if idf is None else idf, norm * norm)
         return math.sqrt(sq) if sq > 0 else 0.0
 
     def _prune(self, sums: dict[str, float], k: int,
                norm: float) -> tuple[dict[str, float], float]:
         """Keep the k heaviest terms (weight × IDF); the norm loses what was dropped."""
-        keep = set(self._top(sums, k))
-        idf = self.state.idf_map()
-        sq = norm * norm
-        for t, v in sums.items():
-            if t not in keep:
-                sq -= (v * idf[t]) ** 2
-        return {t: v for t, v in sums.items() if t in keep}, math.sqrt(sq) if sq > 0 else 0.0
+        return pruned(sums, self.state.idf_map(), k, norm)
 
     def _reindex(self, thread: Thread) -> None:
         st = self.state
-        keys = tuple(sorted(self._top({**thread.text, **names(thread.ents)},
-                                      self.params.index_keys)))
+        keys = tuple(sorted(top_keys_of(thread.text, thread.ents, st.idf_map(),
+                                        self.params.index_keys)))
         thread.top_ents = tuple(self._top(names(thread.ents), TOP_ENTS))
         if keys == thread.keys:
             return

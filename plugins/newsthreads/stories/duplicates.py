@@ -131,6 +131,19 @@ class DuplicateIndex:
     def __init__(self) -> None:
         self._buckets: dict[int, list[int]] = {}
         self.entries: dict[int, Entry] = {}
+        # The band keys of the last signature queried, which is normally the next one added
+        # (``matches`` then ``add`` for each article), and of each entry for its removal: a
+        # signature's keys are computed once, not three times.
+        self._last: tuple[np.ndarray, bytes, list[int]] | None = None
+        self._keys: dict[int, np.ndarray] = {}
+
+    def _band_keys(self, values: np.ndarray) -> list[int]:
+        last = self._last
+        if last is not None and last[0] is values and last[1] == values.tobytes():
+            return last[2]
+        keys = band_keys(values)
+        self._last = (values, values.tobytes(), keys)
+        return keys
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -142,20 +155,22 @@ class DuplicateIndex:
         if article_id in self.entries or entry.size == 0:
             return
         buckets = self._buckets
-        for key in band_keys(entry.values):
+        keys = self._band_keys(entry.values)
+        for key in keys:
             bucket = buckets.get(key)
             if bucket is None:
                 buckets[key] = [article_id]
             else:
                 bucket.append(article_id)
         self.entries[article_id] = entry
+        self._keys[article_id] = np.array(keys, dtype=np.uint64)
 
     def remove(self, article_id: int) -> None:
         entry = self.entries.pop(article_id, None)
         if entry is None:
             return
         buckets = self._buckets
-        for key in band_keys(entry.values):
+        for key in self._keys.pop(article_id).tolist():
             bucket = buckets.get(key)
             if bucket is not None:
                 bucket.remove(article_id)
@@ -170,7 +185,7 @@ class DuplicateIndex:
         values = np.asarray(mh.hashvalues)
         others: set[int] = set()
         buckets = self._buckets
-        for key in band_keys(values):
+        for key in self._band_keys(values):
             bucket = buckets.get(key)
             if bucket is not None:
                 others.update(bucket)

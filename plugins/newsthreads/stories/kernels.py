@@ -17,7 +17,10 @@ from __future__ import annotations
 import heapq
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping
+from itertools import chain
+from typing import Any
 
 from newsthreads.stories.analyse import ENTITY_PREFIX, NUMBER_PREFIX
 
@@ -123,8 +126,62 @@ def missing(df: Mapping[str, int], *vecs: dict[str, float]) -> list[str]:
     return [t for vec in vecs for t in vec if t not in df]
 
 
+def idf_local(idf: Mapping[str, float], *vecs: dict[str, float]) -> dict[str, float]:
+    """{t: idf[t]} for the keys of ``vecs``: an article's IDF looked up once in the big
+    cache, then read from a dict small enough to stay in the CPU cache."""
+    return {t: idf[t] for vec in vecs for t in vec}
+
+
+def pruned(sums: dict[str, float], idf: Mapping[str, float], k: int,
+           norm: float) -> tuple[dict[str, float], float]:
+    """The k heaviest sums (weight × IDF), in their order, and the IDF-weighted ``norm``
+    less what was dropped."""
+    keep = set(PYTHON["top_keys"](sums, idf, k))
+    sq = norm * norm
+    for t, v in sums.items():
+        if t not in keep:
+            sq -= (v * idf[t]) ** 2
+    return {t: v for t, v in sums.items() if t in keep}, math.sqrt(sq) if sq > 0 else 0.0
+
+
+def top_keys_of(vec: dict[str, float], ents: dict[str, float], idf: Mapping[str, float],
+                k: int) -> list[str]:
+    """``top_keys`` of the terms and entity names together (the index keys of an article or
+    a thread)."""
+    py = PYTHON  # the definitions, also when the names are bound to the C versions
+    return py["top_keys"]({**vec, **py["names"](ents)}, idf, k)
+
+
+def _idf_norm(sums: dict[str, float], idf: Mapping[str, float]) -> float:
+    # fsum: exactly rounded, hence independent of dict order (a thread built in memory and
+    # one read back from jsonb hold their keys in different orders)
+    out = []
+    for t, v in sums.items():
+        x = v * idf[t]
+        out.append(x * x)
+    return math.sqrt(math.fsum(out)) if sums else 0.0
+
+
+def idf_norms(text: dict[str, float], ents: dict[str, float], xling: dict[str, float],
+              idf: Mapping[str, float]) -> tuple[float, float, float]:
+    """|Σ tf·idf| of a thread's text sums, entity names (not the numbers) and language-blind
+    sums, each summed with ``fsum``."""
+    return (_idf_norm(text, idf), _idf_norm(PYTHON["names"](ents), idf),
+            _idf_norm(xling, idf))
+
+
+def ranked_threads(index: Mapping[str, set[int]], query: list[str],
+                   threads: Mapping[int, Any]) -> list[Any]:
+    """The threads indexed under any key of ``query``: most keys shared first, then by
+    creation (``created_seq``, then id); a total order, whatever the sets' order."""
+    counts = Counter(chain.from_iterable([index[k] for k in query if k in index]))
+    ranked = sorted([(-c, threads[tid].created_seq, tid) for tid, c in counts.items()])
+    return [threads[tid] for _, _, tid in ranked]
+
+
 PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heaviest,
-                                  unit_weighted, names, count_doc, missing)}
+                                  unit_weighted, names, count_doc, missing, idf_local, pruned,
+                                  top_keys_of, idf_norms, ranked_threads)}
 
 ACCELERATED = False
 if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
@@ -134,11 +191,16 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             count_doc,
             dot,
             heaviest,
+            idf_local,
+            idf_norms,
             missing,
             names,
+            pruned,
+            ranked_threads,
             scaled,
             squares,
             top_keys,
+            top_keys_of,
             unit_weighted,
         )
 
