@@ -676,10 +676,11 @@ def test_restart_with_split_repair_equals_one_run(clean_db: str) -> None:
 
 
 def test_members_of_threads_past_the_window_are_let_go(clean_db: str) -> None:
-    """The split repair keeps small threads' members in ``thread_member_features``; once a
-    thread can no longer be joined in order (swept), its rows go, so the table is bounded by
-    the active window, not the archive. Restart-equivalence holds all the same."""
-    params = Params(window_days=10, sweep_every=3, undated_span=6)
+    """The split repair keeps small threads' members in ``thread_member_features`` (and in
+    memory); once a thread is past ``member_span`` articles or can no longer be joined in
+    order, they go, so both are bounded by the recent stream, not the archive.
+    Restart-equivalence holds all the same."""
+    params = Params(window_days=10, sweep_every=3, undated_span=6, member_span=4)
     articles = synthetic_articles(per_story=8, seed=14)
     with psycopg.connect(clean_db) as conn:
         insert(conn, articles)
@@ -690,8 +691,9 @@ def test_members_of_threads_past_the_window_are_let_go(clean_db: str) -> None:
         stale = conn.execute(
             "SELECT count(*) FROM thread_member_features f JOIN thread_articles ta USING "
             "(article_id) JOIN thread_vectors v ON v.thread_id = ta.thread_id "
-            "WHERE v.last_seq <= %s AND (v.last_end IS NULL OR v.last_end < %s)",
-            (seq - params.undated_span, horizon)).fetchone()[0]
+            "WHERE v.last_seq <= %s OR (v.last_seq <= %s AND (v.last_end IS NULL "
+            "OR v.last_end < %s))",
+            (seq - params.member_span, seq - params.undated_span, horizon)).fetchone()[0]
         kept = conn.execute("SELECT count(*) FROM thread_member_features").fetchone()[0]
         assert stale == 0
         assert 0 < kept < len(articles)

@@ -83,6 +83,10 @@ class Params:
     split_lang: float = 0.5  # ... and so do parts that share less language than this
     member_terms: int = 40  # a member keeps this many keys of each kind (heaviest by TF-IDF)
     member_vec: int = 100  # ... and its similarity vector this many keys of all kinds
+    # ... while the thread was joined within the last ``member_span`` articles: a wrong early
+    # join shows while the thread is young, and members cost memory (~20 kB each; a stream of
+    # 1,500 articles a day held 1.1 GB of them at 100,000 articles without this bound)
+    member_span: int = 3_000
 
 
 @dataclass
@@ -433,14 +437,25 @@ class Clusterer:
         assert thread.last_end is not None and horizon is not None
         return thread.last_end < horizon
 
+    def _keeps_members(self, thread: Thread) -> bool:
+        """Is ``thread`` still re-checked by the split repair? A rule of (seq, hwm) and the
+        thread only, never of what is in memory: joined within ``member_span`` articles
+        and still joinable in order (not sweepable)."""
+        return (self.params.split_max > 0
+                and thread.last_seq > self.state.seq - self.params.member_span
+                and not self._sweepable(thread))
+
     def sweep(self) -> None:
-        """Forget threads no in-order article can join; they stay in the database."""
+        """Forget threads no in-order article can join (they stay in the database), and the
+        members of threads the split repair no longer re-checks."""
         st = self.state
+        for thread in list(st.threads.values()):
+            if thread.members and not self._keeps_members(thread):
+                thread.members, thread.sims = [], []
+                self.outgrown.add(thread.id)  # never re-checked again: let the rows go
         for thread in [t for t in st.threads.values() if self._sweepable(t)]:
             if thread.dirty:
                 continue  # not saved yet: the service sweeps again after saving
-            if thread.members:
-                self.outgrown.add(thread.id)  # never re-checked again: let the rows go
             st.drop_thread(thread)
         for article_id in [a for a, e in st.dups.entries.items() if self._sig_sweepable(e)]:
             st.dups.remove(article_id)
@@ -520,11 +535,9 @@ class Clusterer:
         item's terms, sweep now and then. Returns the item's thread (a split may move it)."""
         st, feats = self.state, item.features
         thread = st.threads[decision.thread_id]
-        # A thread no in-order article could still join (sweepable) is no longer re-checked:
-        # whether its members are still in memory depends on when it was swept, and the
-        # database forgets them once it is (see ``sweep``).
-        tracked = (self.params.split_max > 0 and len(thread.members) == thread.n
-                   and not self._sweepable(thread))
+        # A thread past ``_keeps_members`` is no longer re-checked: whether its members are
+        # still in memory depends on when the last sweep ran, and they are let go then.
+        tracked = len(thread.members) == thread.n and self._keeps_members(thread)
         self.join(thread, item)
         if mh is None:
             mh = item.minhash if item.minhash is not None else signature(feats.shingles)
@@ -681,7 +694,7 @@ class Clusterer:
         for tid in sorted(found, key=lambda t: (st.threads[t].created_seq, t)):
             t = st.threads[tid]
             if (not t.members or len(t.members) != t.n or t.n + part.n > p.split_max
-                    or self._sweepable(t)):  # in memory or not depends on sweep times
+                    or not self._keeps_members(t)):  # kept or not depends on sweep times
                 continue
             if part.dated and t.dated:
                 assert part.first_at and part.last_end and t.first_at and t.last_end
