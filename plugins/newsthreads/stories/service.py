@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -200,9 +199,9 @@ class _Runner:
     """One state in memory, reused across the batches of a run (which holds the lock)."""
 
     def __init__(self, conn: psycopg.Connection, params: Params, model: Model | None,
-                 stats: ClusterStats, before_read: Callable[[], None] | None = None) -> None:
+                 stats: ClusterStats, writer: BatchWriter | None = None) -> None:
         self.conn = conn
-        self.before_read = before_read  # waits for the batch being written (see writeback)
+        self.writer = writer  # the batch being written, if any (see writeback)
         self.params = params
         self.stats = stats
         self.state = load_state(conn, params)
@@ -214,8 +213,13 @@ class _Runner:
                     signatures: bool) -> None:
         assert item.start is not None and item.end is not None
         self.stats.late += 1
-        if self.before_read is not None:
-            self.before_read()  # what was swept may still be on its way to the database
+        if self.writer is not None:
+            # What the fetch reads back is final unless a thread or signature of the batch
+            # in flight has left memory (swept, or merged away) since it was taken.
+            st = self.state
+            self.writer.wait_unless(lambda b: (
+                not b.splits.dropped and all(t in st.threads for t in b.touched)
+                and all(a in st.dups.entries for a in b.signed)))
         if threads:
             window = timedelta(days=self.params.window_days)
             _add_loaded_threads(self.conn, self.state, store.late_thread_rows(
@@ -268,6 +272,7 @@ class _Runner:
                       assignments=store.assignment_params(assignments),
                       increments=store.df_params(increments),
                       counters=(st.n_docs, st.seq, st.hwm), touched=[t.id for t in touched],
+                      signed=[a["article_id"] for a in assignments if a["minhash"] is not None],
                       splits=writes)
         for thread in touched:
             thread.dirty = False
@@ -384,7 +389,7 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
     (``_Runner``'s fetch), forgetting document frequencies (they come back from the
     database), VACUUM."""
     with conn.transaction():
-        runner = _Runner(conn, params, model, stats, before_read=writer.wait)
+        runner = _Runner(conn, params, model, stats, writer=writer)
     size = min(batch_size, FIRST_BATCH) if prefetch.active else batch_size
     while queue:
         with conn.transaction():

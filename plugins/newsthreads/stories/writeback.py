@@ -49,6 +49,7 @@ class Batch:
     increments: bytes  # store.df_params
     counters: tuple[int, int, Any]  # n_docs, seq, hwm
     touched: list[int] = field(default_factory=list)  # thread ids, for imputed dates
+    signed: list[int] = field(default_factory=list)  # articles whose signatures it writes
     splits: SplitWrites = field(default_factory=SplitWrites)
 
 
@@ -90,6 +91,7 @@ class BatchWriter:
         self._own = second_connection(conn) if background else None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._inflight: Batch | None = None
 
     @property
     def background(self) -> bool:
@@ -102,6 +104,7 @@ class BatchWriter:
             with self.conn.transaction():
                 self._done(write_batch(self.conn, batch))
             return
+        self._inflight = batch
         self._thread = threading.Thread(target=self._run, args=(self._own, batch),
                                         name="newsthreads-batch-writer", daemon=True)
         self._thread.start()
@@ -122,9 +125,16 @@ class BatchWriter:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self._inflight = None
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+    def wait_unless(self, settled: Callable[[Batch], bool]) -> None:
+        """``wait``, unless the batch in flight is ``settled``: nothing a read is about to
+        fetch can be in it (what it wrote is all still in memory)."""
+        if self._inflight is not None and not settled(self._inflight):
+            self.wait()
 
     def run_idle(self, job: Callable[[psycopg.Connection], Any]) -> Any:
         """Run ``job`` on the writer's connection once nothing is in flight (VACUUM)."""
