@@ -632,7 +632,7 @@ def test_split_repair_keeps_one_story_in_two_languages_together() -> None:
         text = " ".join(spec["sentences"][n % 2::2])
         item = item_from_fields(n, title=None, lead=None, body=text, language=spec["lang"],
                                 start=None, end=None)
-        members.append(Member(n, canonical(item.features), {f"~{spec['lang']}": 1.0}, seq=n))
+        members.append(Member(n, canonical(item.features), {f"@{spec['lang']}": 1.0}, seq=n))
     # members alike within a language and unlike across: only the language guard stands
     # between this thread and a split by language
     state = State()
@@ -644,6 +644,74 @@ def test_split_repair_keeps_one_story_in_two_languages_together() -> None:
     clusterer.state.add_thread(thread)
     assert clusterer.split(thread) == {}
     assert clusterer._separable(members[:2], members[2:]) is False
+
+
+def _fire_item(n: int, event: str, seed: int = 5):
+    from newsthreads.stories.items import item_from_fields
+
+    rng = random.Random(seed * 100 + n)
+    text = " ".join(rng.sample(FIRE_COMMON, 2) + rng.sample(FIRES[event], 3))
+    return item_from_fields(n, title=None, lead=None, body=text, language="en", start=None,
+                            end=None)
+
+
+def _two_threads_then_join(first: str, second: str, params: Params) -> dict[int, int]:
+    """Articles 1-2 of ``first`` in one thread, 3-4 of ``second`` in another; article 5 (of
+    ``first``) joins the second thread while also reaching the threshold with the first."""
+    from newsthreads.stories.cluster import Clusterer, Decision, State
+
+    clusterer = Clusterer(State(), params=params)
+    thread_of: dict[int, int] = {}
+    for n, event in ((1, first), (2, first), (3, second), (4, second)):
+        item = _fire_item(n, event)
+        clusterer.begin(item)
+        target = thread_of.get(n - 1) if n in (2, 4) else None
+        if target is None:
+            target = clusterer.new_thread().id
+        thread_of[n] = clusterer.finish(item, Decision(n, target, target != thread_of.get(
+            n - 1)))
+    item = _fire_item(5, first)
+    clusterer.begin(item)
+    clusterer._also = [thread_of[1]]  # the other thread the article reached the threshold with
+    thread_of[5] = clusterer.finish(item, Decision(5, thread_of[3], False))
+    thread_of.update(clusterer.moves)
+    return thread_of
+
+
+def test_rejoin_merges_a_story_told_in_two_threads() -> None:
+    # one story that had opened two threads: the article that reaches both joins them
+    same = _two_threads_then_join("kestrel", "kestrel", Params())
+    assert len(set(same.values())) == 1
+    assert len(set(_two_threads_then_join("kestrel", "kestrel",
+                                          Params(rejoin_ratio=0.0)).values())) == 2
+    # two events of one kind (other ship, port, people, figures): no merge
+    other = _two_threads_then_join("kestrel", "moorvik", Params())
+    assert other[1] == other[2] != other[3] == other[4]
+
+
+def test_split_repair_compares_members_on_entities_and_years() -> None:
+    from newsthreads.stories.cluster import Clusterer, Member, State, _years_apart, canonical
+    from newsthreads.stories.items import item_from_fields
+
+    def member(n: int, text: str) -> Member:
+        item = item_from_fields(n, title=None, lead=None, body=text, language="en",
+                                start=None, end=None)
+        return Clusterer(State()).member(item)
+
+    a = member(1, "Harbour fire. The Albatross Star burned at Kestrel Bay in 2013.")
+    b = member(2, "Harbour fire. The Nordic Lynx burned at Moorvik in 2008.")
+    assert all(t.startswith("@") for t in a.names_vec())
+    assert abs(sum(w * w for w in a.names_vec().values()) - 1.0) < 1e-9
+    clusterer = Clusterer(State(), params=Params(split_on="entities"))
+    assert clusterer._msim(a, b) < Clusterer(State(), params=Params(split_on="all"))._msim(a, b)
+    old = [member(3, "Fire in the port in 2008, said Olek Traum."),
+           member(4, "The 2008 fire closed the basin.")]
+    new = [member(5, "Fire in the port on 17 September 2013."),
+           member(6, "The fire of 2013 closed the basin, as in 2008.")]
+    assert _years_apart(old, new, 0.25)  # half of the new ones write 2013, none of the old
+    assert not _years_apart(old, [member(7, "The 2008 fire."), member(8, "A fire.")], 0.25)
+    assert not _years_apart([member(9, "A fire.")], [member(10, "Another fire.")], 0.25)
+    assert isinstance(canonical(a.features), type(a.features))
 
 
 def test_restart_with_split_repair_equals_one_run(clean_db: str) -> None:
@@ -660,7 +728,7 @@ def test_restart_with_split_repair_equals_one_run(clean_db: str) -> None:
         one = cluster_pending(conn, params=params, batch_size=5)
         one_run, one_state = partition(conn), thread_states(conn)
         kept = conn.execute("SELECT count(*) FROM thread_member_features").fetchone()
-    assert one.splits >= 1 and one.moved >= 1
+    assert one.splits >= 1 and one.moved >= 1 and one.merges >= 1
     truncate_all(clean_db)
     with psycopg.connect(clean_db) as conn:
         insert(conn, fire_articles())

@@ -77,10 +77,20 @@ class Params:
     # form two groups whose mutual similarity is below ``split_ratio`` × the weaker group's
     # inner similarity (0 turns the repair off).
     split_max: int = 16
-    split_ratio: float = 0.6
+    split_ratio: float = 0.5
     split_min: int = 2  # members in each part, at least
     split_days: float = 2.0  # parts whose dated members are this close in time stay one
     split_lang: float = 0.5  # ... and so do parts that share less language than this
+    # Parts that name different years (a year written by at least half of one part's members
+    # and by under ``split_year_share`` of the other's) split up to this ratio instead.
+    split_ratio_years: float = 0.6
+    split_year_share: float = 0.25
+    # Members are compared on their "entities" (names, numbers and dates written: who, where,
+    # when, how many) or on "all" their keys.
+    split_on: str = "entities"
+    # A small thread just joined is merged with another thread the article also reached the
+    # threshold with, when their members are as alike as this ratio asks (0: never).
+    rejoin_ratio: float = 0.5
     member_terms: int = 40  # a member keeps this many keys of each kind (heaviest by TF-IDF)
     member_vec: int = 100  # ... and its similarity vector this many keys of all kinds
     # ... while the thread was joined within the last ``member_span`` articles: a wrong early
@@ -131,10 +141,20 @@ class Member:
     end: datetime | None = None
     title: str | None = None
     seq: int = 0  # when it was processed: members are rebuilt in this order
+    # ``vec`` cut to its entity keys (names, numbers and dates written), renormalised: what
+    # the split repair compares members on (derived, never saved)
+    ents: dict[str, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def dated(self) -> bool:
         return self.start is not None and self.end is not None
+
+    def names_vec(self) -> dict[str, float]:
+        if self.ents is None:
+            keep = {t: w for t, w in self.vec.items() if t.startswith(ENTITY_PREFIX)}
+            norm = math.sqrt(math.fsum([w * w for w in keep.values()]))
+            self.ents = {t: w / norm for t, w in keep.items()} if norm else {}
+        return self.ents
 
     def item(self) -> Item:
         return Item(self.article_id, self.features, self.start, self.end, self.title,
@@ -338,6 +358,24 @@ def _idf_norm(sums: dict[str, float], idf: dict[str, float]) -> float:
     return math.sqrt(math.fsum(squares(sums, idf))) if sums else 0.0
 
 
+def _written_years(m: Member) -> set[str]:
+    """The years (1900-2099) a member's text writes (number keys ``@#yyyy``)."""
+    return {t for t in m.features.entities if len(t) == 6 and t.startswith(NUMBER_KEY)
+            and t[2:4] in ("19", "20") and t[2:].isdigit()}
+
+
+def _years_apart(a: list[Member], b: list[Member], share: float) -> bool:
+    """Do two groups of members name different years? Some year is written by at least half
+    of one group's members and by fewer than ``share`` of the other's (counted per member,
+    so one article listing a history does not count for its group)."""
+    ya = Counter(y for m in a for y in _written_years(m))
+    yb = Counter(y for m in b for y in _written_years(m))
+    for mine, theirs, n, k in ((ya, yb, len(a), len(b)), (yb, ya, len(b), len(a))):
+        if any(2 * c >= n and theirs[y] < share * k for y, c in sorted(mine.items())):
+            return True
+    return False
+
+
 def interval_gap_days(a_start: datetime, a_end: datetime, b_start: datetime,
                       b_end: datetime) -> float:
     """Days between two [start, end) intervals; 0 when they overlap (precision respected)."""
@@ -378,6 +416,9 @@ class Clusterer:
         # small dict until its document is counted (``finish``): the same values as
         # ``state.idf_map()``, which cannot change in between.
         self._item_idf: tuple[Item, dict[str, float]] | None = None
+        # The other candidates the last decided article also reached the threshold with,
+        # best first (``finish`` tries merging them with the thread it joined).
+        self._also: list[int] = []
 
     def _counter(self) -> int:
         self._next += 1
@@ -493,6 +534,7 @@ class Clusterer:
 
     def assign(self, item: Item) -> Decision:
         query = self.begin(item)
+        self._also = []
         mh = item.minhash if item.minhash is not None else signature(item.features.shingles)
         decision = self._duplicate(item, mh, item.shingle_count)
         if decision is None:
@@ -547,7 +589,17 @@ class Clusterer:
         thread_id = thread.id
         if tracked and thread.n <= self.params.split_max:
             thread.members.append(self.member(item))
+            splits = self.splits
             thread_id = self.split(thread).get(item.article_id, thread_id)
+            if self.params.rejoin_ratio and self.splits == splits and self._also:
+                # Not split: the article also looked like other threads; one of them may be
+                # the same story, split off earlier or opened before it had words in common.
+                merges = self.merges
+                self._remerge(thread, None, self._also, self.params.rejoin_ratio)
+                thread_id = self.moves.get(item.article_id, thread_id)
+                if self.merges != merges:  # the merged thread is re-checked like any other
+                    thread_id = self.split(st.threads[thread_id]).get(item.article_id,
+                                                                      thread_id)
         elif thread.members:
             thread.members, thread.sims = [], []  # outgrown: no more re-checks
             self.outgrown.add(thread.id)
@@ -576,10 +628,13 @@ class Clusterer:
         it seed two groups, every member goes to the group it is more like on average (three
         rounds); when both groups have ``split_min`` members, are not apart only by language
         or by two days' news, and the groups' mutual similarity is below ``split_ratio`` ×
-        the weaker group's own, the thread splits: the group with its first member keeps it,
+        the weaker group's own (``split_ratio_years`` when they name different years), the
+        thread splits: the group with its first member keeps it,
         the other opens a new thread, both rebuilt from their members. A wrong early join in
         a small thread (two events of the same kind) is undone once the second event has
-        members of its own. Returns {article: new thread} of the moved members."""
+        members of its own. Members are alike by ``_msim`` (by default the cosine of what
+        they name: people, places, figures, dates). Returns {article: new thread} of the
+        moved members."""
         p, ms = self.params, thread.members
         n = len(ms)
         if n < 2 * p.split_min:
@@ -587,8 +642,7 @@ class Clusterer:
         # Sums below run in index order, the same in every run: no fsum needed.
         tri = thread.sims
         for i in range(len(tri), n):
-            vec = ms[i].vec
-            tri.append([dot(ms[j].vec, vec) for j in range(i)])
+            tri.append([self._msim(ms[j], ms[i]) for j in range(i)])
         sim = [row + [0.0] * (n - i) for i, row in enumerate(tri)]
         for i in range(n):
             for j in range(i):
@@ -623,11 +677,19 @@ class Clusterer:
 
         between = mean([sim[i][j] for i in a for j in b])
         inner = min(mean([sim[i][j] for i in g for j in g if i < j]) for g in (a, b))
-        if between >= p.split_ratio * inner:
+        if between >= self._ratio([ms[i] for i in a], [ms[i] for i in b]) * inner:
             return {}
         keep, move = (a, b) if 0 in a else (b, a)
         return self._split_into(thread, [ms[i] for i in sorted(keep)],
                                 [ms[i] for i in sorted(move)])
+
+    def _ratio(self, a: list[Member], b: list[Member]) -> float:
+        """The split test's ratio for groups ``a`` and ``b``: ``split_ratio_years`` when
+        they name different years (``_years_apart``), else ``split_ratio``."""
+        p = self.params
+        if p.split_ratio_years != p.split_ratio and _years_apart(a, b, p.split_year_share):
+            return p.split_ratio_years
+        return p.split_ratio
 
     def _separable(self, a: list[Member], b: list[Member]) -> bool:
         """May two groups of a thread be two events? Not when they differ only by language
@@ -674,21 +736,31 @@ class Clusterer:
                 entry.thread_id = thread_id
         self.moves.update(moved)
 
-    @staticmethod
-    def _inner(members: list[Member]) -> float:
-        pairs = [dot(a.vec, b.vec) for i, b in enumerate(members) for a in members[:i]]
+    def _msim(self, a: Member, b: Member) -> float:
+        """How alike two members are, for the split repair: the cosine of their entity
+        vectors (names, numbers and dates written) when ``split_on`` is "entities", of their
+        whole vectors when it is "all"."""
+        if self.params.split_on == "entities":
+            return dot(a.names_vec(), b.names_vec())
+        return dot(a.vec, b.vec)
+
+    def _inner(self, members: list[Member]) -> float:
+        pairs = [self._msim(a, b) for i, b in enumerate(members) for a in members[:i]]
         return sum(pairs) / len(pairs)
 
-    def _remerge(self, part: Thread, sibling: int) -> None:
+    def _remerge(self, part: Thread, sibling: int | None,
+                 among: Iterable[int] | None = None, ratio: float | None = None) -> None:
         """After a split: merge ``part`` into the small thread (sharing an index key, never
         its ``sibling``) whose members are on average as like its own as the split test
-        asks of one thread: the same rule in the other direction. The older thread stays."""
+        asks of one thread: the same rule in the other direction. The older thread stays.
+        After a join (``rejoin_ratio``): the same, ``among`` the other threads the article
+        reached the threshold with."""
         st, p = self.state, self.params
-        found: set[int] = set()
-        for key in part.keys:
-            found.update(st.index.get(key, ()))
-        found.discard(part.id)
-        found.discard(sibling)
+        if among is None:
+            among = set()
+            for key in part.keys:
+                among.update(st.index.get(key, ()))
+        found = {t for t in among if t != part.id and t != sibling and t in st.threads}
         inner_part = self._inner(part.members)
         best: tuple[float, Thread] | None = None
         for tid in sorted(found, key=lambda t: (st.threads[t].created_seq, t)):
@@ -701,10 +773,11 @@ class Clusterer:
                 if interval_gap_days(part.first_at, part.last_end, t.first_at,
                                      t.last_end) > p.window_days:
                     continue
-            between = sum([dot(a.vec, b.vec) for a in t.members for b in part.members]) / (
+            between = sum([self._msim(a, b) for a in t.members for b in part.members]) / (
                 t.n * part.n)
             inner = min(inner_part, self._inner(t.members)) if t.n > 1 else inner_part
-            if between >= p.split_ratio * inner and (best is None or between > best[0]):
+            if between >= (ratio or self._ratio(part.members, t.members)) * inner and (
+                    best is None or between > best[0]):
                 best = (between, t)
         if best is None:
             return
@@ -836,11 +909,15 @@ class Clusterer:
     def _best_thread(self, item: Item, query: list[str]) -> Decision:
         weighted = self.weighted(item)
         best: tuple[float, int] | None = None
+        passed: list[tuple[float, int, int]] = []
         for thread in self.shortlist(item, self.candidates(item, query), weighted):
             s = self.model.probability(self.pair(item, thread, weighted))
             if best is None or s > best[0]:
                 best = (s, thread.id)
+            if s >= self.model.threshold:
+                passed.append((-s, thread.created_seq, thread.id))
         if best is not None and best[0] >= self.model.threshold:
+            self._also = [tid for _, _, tid in sorted(passed) if tid != best[1]]
             return Decision(item.article_id, best[1], False, None, best[0])
         return Decision(item.article_id, self.new_thread().id, True, None, None)
 
