@@ -178,13 +178,12 @@ def add_df(conn: psycopg.Connection, params: bytes) -> None:
     in one fixed order (no lock-order trouble between concurrent runs). The counts travel as
     one JSON object: a batch holds ~100,000 terms, and psycopg builds text[] parameters in
     Python (a third of the batch's save time), msgspec encodes the object in C."""
-    if params == b"{}":
-        return
-    conn.execute(
+    _execute_json(
+        conn,
         "INSERT INTO thread_term_df (term, df) "
         "SELECT key, value::int FROM jsonb_each_text(%s::jsonb) ORDER BY key COLLATE \"C\" "
         "ON CONFLICT (term) DO UPDATE SET df = thread_term_df.df + EXCLUDED.df",
-        (Jsonb(params, dumps=_encoded),))
+        params)
 
 
 def allocate_thread_ids(conn: psycopg.Connection, n: int) -> list[int]:
@@ -312,12 +311,17 @@ def _encoded(data: bytes) -> bytes:
     return data
 
 
+def _execute_json(conn: psycopg.Connection, sql: str, params: bytes) -> None:
+    """Run ``sql`` with one JSON parameter already encoded (``*_params``); nothing to do for
+    an empty list or object."""
+    if params not in (b"[]", b"{}"):
+        conn.execute(sql, (Jsonb(params, dumps=_encoded),))  # type: ignore[arg-type]
+
+
 def save_threads(conn: psycopg.Connection, params: bytes) -> None:
     """Upsert thread rows (label, span) and their vectors: ``params`` from
     ``thread_params``, in thread-id order (one lock order for every run)."""
-    if params == b"[]":
-        return
-    conn.execute(_UPSERT_VECTORS, (Jsonb(params, dumps=_encoded),))
+    _execute_json(conn, _UPSERT_VECTORS, params)
 
 
 def assignment_params(rows: list[dict[str, Any]]) -> bytes:
@@ -336,20 +340,19 @@ _ASSIGNMENT_RECORD = """jsonb_to_recordset(%s::jsonb) AS r(
 def save_assignments(conn: psycopg.Connection, params: bytes) -> None:
     """Write thread_articles and article_signatures rows for newly threaded articles
     (``params`` from ``assignment_params``)."""
-    if params == b"[]":
-        return
-    param = (Jsonb(params, dumps=_encoded),)
-    conn.execute(
+    _execute_json(
+        conn,
         "INSERT INTO thread_articles (article_id, thread_id, score, duplicate_of, run_id) "
         f"SELECT r.article_id, r.thread_id, r.score, r.duplicate_of, r.run_id FROM "
-        f"{_ASSIGNMENT_RECORD}", param)
-    conn.execute(
+        f"{_ASSIGNMENT_RECORD}", params)
+    _execute_json(
+        conn,
         "INSERT INTO article_signatures (article_id, seq, minhash, shingles, dated_start, "
         "dated_end) SELECT r.article_id, r.seq, decode(r.minhash, 'base64'), r.shingles, "
         f"r.dated_start, r.dated_end FROM {_ASSIGNMENT_RECORD} ORDER BY r.article_id "
         "ON CONFLICT (article_id) DO UPDATE SET "
         "seq = EXCLUDED.seq, minhash = EXCLUDED.minhash, shingles = EXCLUDED.shingles, "
-        "dated_start = EXCLUDED.dated_start, dated_end = EXCLUDED.dated_end", param)
+        "dated_start = EXCLUDED.dated_start, dated_end = EXCLUDED.dated_end", params)
 
 
 def member_params(rows: list[dict[str, Any]]) -> bytes:
@@ -359,14 +362,13 @@ def member_params(rows: list[dict[str, Any]]) -> bytes:
 
 def save_members(conn: psycopg.Connection, params: bytes) -> None:
     """Keep the features of members of small threads (``params`` from ``member_params``)."""
-    if params == b"[]":
-        return
-    conn.execute(
+    _execute_json(
+        conn,
         "INSERT INTO thread_member_features (article_id, features) "
         "SELECT r.article_id, r.features FROM jsonb_to_recordset(%s::jsonb) "
         "AS r(article_id bigint, features jsonb) ORDER BY r.article_id "
         "ON CONFLICT (article_id) DO UPDATE SET features = EXCLUDED.features",
-        (Jsonb(params, dumps=_encoded),))
+        params)
 
 
 def forget_members(conn: psycopg.Connection, thread_ids: Sequence[int]) -> None:
@@ -399,13 +401,12 @@ def move_params(moves: dict[int, int]) -> bytes:
 
 def move_articles(conn: psycopg.Connection, params: bytes) -> None:
     """Rewrite the thread of articles a split moved (``params`` from ``move_params``)."""
-    if params == b"{}":
-        return
-    conn.execute(
+    _execute_json(
+        conn,
         "UPDATE thread_articles ta SET thread_id = q.value::bigint "
         "FROM jsonb_each_text(%s::jsonb) AS q(key, value) "
         "WHERE ta.article_id = q.key::bigint",
-        (Jsonb(params, dumps=_encoded),))
+        params)
 
 
 def counted_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> set[int]:
