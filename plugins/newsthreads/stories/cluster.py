@@ -478,6 +478,18 @@ class Clusterer:
         assert thread.last_end is not None and horizon is not None
         return thread.last_end < horizon
 
+    def settle(self) -> dict[int, int]:
+        """For a run that keeps no store (the benchmark's in-memory mode): count the threads
+        touched so far as saved, so that the sweep may let them go, and forget the batch's
+        records (moves, threads let go or merged away). Returns the moves: article → its
+        thread now. Without it such a run never sweeps a thread (an unsaved thread is kept)
+        and its memory grows with the stream instead of the window."""
+        for thread in self.touched.values():
+            thread.dirty = False
+        moves = self.moves
+        self.touched, self.moves, self.outgrown, self.dropped = {}, {}, set(), set()
+        return moves
+
     def _keeps_members(self, thread: Thread) -> bool:
         """Is ``thread`` still re-checked by the split repair? A rule of (seq, hwm) and the
         thread only, never of what is in memory: joined within ``member_span`` articles
