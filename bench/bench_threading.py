@@ -278,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--million", action="store_true", help="also run 1,000,000")
     parser.add_argument("--db", action="store_true", help="also run through Postgres")
+    parser.add_argument("--db-sizes", type=int, nargs="+", help="sizes through Postgres"
+                        " (default: --sizes)")
+    parser.add_argument("--with-result", action="append", default=[], metavar="FILE",
+                        help="also report a child run's JSON result (a 1M run made apart:"
+                        " `--child memory:1000000 > FILE`)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -288,20 +293,29 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes + ([1_000_000] if args.million else [])
     results = []
     for mode in ["memory"] + (["db"] if args.db else []):
-        for n in sizes:
+        for n in (args.db_sizes or sizes) if mode == "db" else sizes:
             out = subprocess.run([sys.executable, __file__, "--child", f"{mode}:{n}"],
                                  capture_output=True, text=True, check=True)
             result = json.loads(out.stdout.strip().splitlines()[-1])
             result["mode"] = mode
             results.append(result)
             print(json.dumps(result), flush=True)
+    for path in args.with_result:
+        with open(path, encoding="utf-8") as fh:
+            result = json.loads(fh.read().strip().splitlines()[-1])
+        result["mode"] = "db" if "db_seconds" in result else "memory"
+        results.append(result)
+    results.sort(key=lambda r: (r["mode"] != "memory", r["articles"]))
     lines = [f"- machine: {machine()}",
              "| mode | articles | articles/CPU-s | analysis/s | clustering/s | tail µs/article"
              " | active threads | peak RSS | BCubed F1 (synthetic) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
+        # through Postgres: CPU of every process (this one, the worker, PostgreSQL)
+        per_cpu = (r["articles_per_s"] if "articles_per_s" in r
+                   else round(1e3 / sum(r["cpu_ms"].values())))
         lines.append(
-            f"| {r['mode']} | {r['articles']:,} | {r['articles_per_s']:,} |"
+            f"| {r['mode']} | {r['articles']:,} | {per_cpu:,} |"
             f" {r.get('analysis_per_s', '')} | {r.get('clustering_per_s', '')} |"
             f" {r.get('tail_us_per_article', '')} | {r.get('active_threads', '')} |"
             f" {r.get('peak_rss_mb', '')} MB | {r.get('bcubed_f1', '')} |")
