@@ -275,7 +275,7 @@ def run_db(n: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--million", action="store_true", help="also run 1,000,000")
     parser.add_argument("--db", action="store_true", help="also run through Postgres")
     parser.add_argument("--db-sizes", type=int, nargs="+", help="sizes through Postgres"
