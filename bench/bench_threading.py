@@ -201,7 +201,7 @@ def run_memory(n: int) -> dict:
             if k >= tail_from:
                 tail_s += t2 - t0
             if (k + 1) % BATCH == 0:  # as cluster_pending saves a batch: threads may go
-                for article_id, thread_id in clusterer.settle().items():
+                for article_id, thread_id in clusterer.settle().moves.items():
                     pred[article_id] = thread_id
             if (k + 1) % every == 0:
                 checkpoints.append({"articles": k + 1, "us_per_article": round(seg_s / every * 1e6),
@@ -216,7 +216,7 @@ def run_memory(n: int) -> dict:
             item = from_wire(wire)
             pred[item.article_id] = clusterer.assign(item).thread_id
         cluster_s += clock() - t0
-        for article_id, thread_id in clusterer.settle().items():  # members a split moved
+        for article_id, thread_id in clusterer.settle().moves.items():  # members a split moved
             pred[article_id] = thread_id
         ids = range(1, n + 1)
         quality = bcubed({("b", str(i)): str(gold[i]) for i in ids},

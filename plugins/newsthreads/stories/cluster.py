@@ -43,7 +43,6 @@ from newsthreads.stories.kernels import (
     quantised_df,
     ranked_threads,
     scaled,
-    squares,
     top_keys,
     top_keys_of,
     unit_weighted,
@@ -180,6 +179,16 @@ def canonical(features: Features, k: int | None = None,
         xling=cut(features.xling),
         display={t: d for t, d in features.display.items() if t in entities},
         title_terms=features.title_terms, shingles=frozenset(), tokens=features.tokens)
+
+
+@dataclass
+class Settled:
+    """What the clusterer changed since it last settled (see ``Clusterer.settle``)."""
+
+    touched: list[Thread]  # threads changed, by id
+    moves: dict[int, int]  # articles a split or merge moved: article id → its thread now
+    dropped: list[int]  # threads merged into another (now empty)
+    outgrown: list[int]  # threads whose kept members were let go
 
 
 @dataclass
@@ -351,13 +360,6 @@ class State:
         del self.threads[thread.id]
 
 
-def _idf_norm(sums: dict[str, float], idf: dict[str, float]) -> float:
-    """|Σ tf·idf| of a thread's sums. The sum is ``fsum``: exactly rounded, hence independent
-    of dict order, which differs between a thread built in memory and one read back from
-    jsonb."""
-    return math.sqrt(math.fsum(squares(sums, idf))) if sums else 0.0
-
-
 def _written_years(m: Member) -> set[str]:
     """The years (1900-2099) a member's text writes (number keys ``@#yyyy``)."""
     return {t for t in m.features.entities if len(t) == 6 and t.startswith(NUMBER_KEY)
@@ -478,17 +480,17 @@ class Clusterer:
         assert thread.last_end is not None and horizon is not None
         return thread.last_end < horizon
 
-    def settle(self) -> dict[int, int]:
-        """For a run that keeps no store (the benchmark's in-memory mode): count the threads
-        touched so far as saved, so that the sweep may let them go, and forget the batch's
-        records (moves, threads let go or merged away). Returns the moves: article → its
-        thread now. Without it such a run never sweeps a thread (an unsaved thread is kept)
-        and its memory grows with the stream instead of the window."""
-        for thread in self.touched.values():
+    def settle(self) -> Settled:
+        """Hand over what changed since the last call (for saving) and count the touched
+        threads as saved, so that the sweep may let them go. A run that keeps no store (the
+        benchmark's in-memory mode) calls it too: an unsaved thread is never swept, and its
+        memory would grow with the stream instead of the window."""
+        touched = sorted(self.touched.values(), key=lambda t: t.id)
+        for thread in touched:
             thread.dirty = False
-        moves = self.moves
+        done = Settled(touched, self.moves, sorted(self.dropped), sorted(self.outgrown))
         self.touched, self.moves, self.outgrown, self.dropped = {}, {}, set(), set()
-        return moves
+        return done
 
     def _keeps_members(self, thread: Thread) -> bool:
         """Is ``thread`` still re-checked by the split repair? A rule of (seq, hwm) and the
@@ -529,7 +531,7 @@ class Clusterer:
         return held[1] if held is not None and held[0] is item else self.state.idf_map()
 
     def _refresh_norms(self, thread: Thread) -> None:
-        # = _idf_norm of text, names(ents) and xling, in one call
+        # |Σ tf·idf| of text, names(ents) and xling, each an exact fsum (dict order free)
         thread.norm_text, thread.norm_ents, thread.norm_xling = idf_norms(
             thread.text, thread.ents, thread.xling, self.state.idf_map())
         thread.norm_epoch = self.state.epoch()

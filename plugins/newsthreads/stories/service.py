@@ -32,6 +32,7 @@ from newsthreads.stories.cluster import (
     Item,
     Member,
     Params,
+    Settled,
     State,
     Thread,
     canonical,
@@ -247,26 +248,25 @@ class _Runner:
                 increments[t] = increments.get(t, 0) + 1
         return self.snapshot(assignments, increments)
 
-    def bound_memory(self) -> bool:
-        """After a committed batch, forget document frequencies no active thread needs once
-        they outgrow what was kept last time (amortised: the check walks every active term).
-        False when nothing needed forgetting."""
-        if len(self.state.df) <= max(DF_KEEP_MIN, 2 * self._df_kept):
-            return False
-        self.state.forget_df()
-        self._df_kept = len(self.state.df)
-        return True
-
     def needs_bounding(self) -> bool:
+        """Have the document frequencies outgrown what was kept last time?"""
         return len(self.state.df) > max(DF_KEEP_MIN, 2 * self._df_kept)
+
+    def bound_memory(self) -> None:
+        """After a committed batch, forget document frequencies no active thread needs once
+        they outgrow what was kept last time (amortised: the check walks every active term)."""
+        if self.needs_bounding():
+            self.state.forget_df()
+            self._df_kept = len(self.state.df)
 
     def snapshot(self, assignments: list[dict], increments: dict[str, int]) -> Batch:
         """The batch's writes as values: threads touched (encoded now, the dicts go on
         changing), assignments, increments, counters. The threads count as saved from here:
         the writer commits them before anything reads them back (see ``writeback``)."""
         st = self.state
-        touched = sorted(self.clusterer.touched.values(), key=lambda t: t.id)
-        writes = _split_writes(self.clusterer, touched, assignments)
+        done = self.clusterer.settle()
+        touched = done.touched
+        writes = _split_writes(done, touched, assignments)
         self.stats.moved += writes.moved
         batch = Batch(threads=store.thread_params([thread_to_row(t, st) for t in touched]),
                       assignments=store.assignment_params(assignments),
@@ -274,9 +274,6 @@ class _Runner:
                       counters=(st.n_docs, st.seq, st.hwm), touched=[t.id for t in touched],
                       signed=[a["article_id"] for a in assignments if a["minhash"] is not None],
                       splits=writes)
-        for thread in touched:
-            thread.dirty = False
-        self.clusterer.touched = {}
         self.stats.splits += self.clusterer.splits
         self.stats.merges += self.clusterer.merges
         self.clusterer.splits = self.clusterer.merges = 0
@@ -284,25 +281,23 @@ class _Runner:
         return batch
 
 
-def _split_writes(clusterer: Clusterer, touched: list[Thread],
+def _split_writes(done: Settled, threads: list[Thread],
                   assignments: list[dict]) -> SplitWrites:
     """What the split repair adds to a batch's writes: new assignments are pointed (in
     place) at the threads splits moved them to; moves of earlier articles, threads merged
-    away, the kept members' features of the new articles and the threads that outgrew the
-    repair are taken from the clusterer, encoded."""
-    moves, clusterer.moves = clusterer.moves, {}
+    away, the kept members' features of the new articles (of ``threads``) and the threads
+    that outgrew the repair, encoded."""
+    moves = done.moves
     new = {a["article_id"] for a in assignments}
     for a in assignments:
         a["thread_id"] = moves.get(a["article_id"], a["thread_id"])
-    dropped, clusterer.dropped = sorted(clusterer.dropped), set()
-    outgrown, clusterer.outgrown = sorted(clusterer.outgrown), set()
     members = [{"article_id": m.article_id, "features": member_to_json(m)}
-               for t in touched for m in t.members if m.article_id in new]
+               for t in threads for m in t.members if m.article_id in new]
     if moves:
         log.info("split repair: %d articles moved to other threads", len(moves))
     return SplitWrites(
         moves=store.move_params({a: t for a, t in moves.items() if a not in new}),
-        dropped=dropped, members=store.member_params(members), outgrown=outgrown,
+        dropped=done.dropped, members=store.member_params(members), outgrown=done.outgrown,
         moved=len(moves))
 
 
@@ -414,7 +409,7 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
         if stats.batches % VACUUM_EVERY == 0 and queue:
             writer.run_idle(store.vacuum_state)
     writer.wait()
-    swept, runner.clusterer.outgrown = sorted(runner.clusterer.outgrown), set()
+    swept = runner.clusterer.settle().outgrown
     if swept:  # members of threads the last sweep let go (see Clusterer.sweep)
         with conn.transaction():
             store.forget_members(conn, swept)
@@ -477,7 +472,7 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
             thread.norm_epoch = -1
         stats.splits, stats.merges = clusterer.splits, clusterer.merges
         ordered = sorted(new_threads, key=lambda t: t.id)
-        writes = _split_writes(clusterer, ordered, assignments)
+        writes = _split_writes(clusterer.settle(), ordered, assignments)
         stats.moved = writes.moved
         write_batch(conn, Batch(
             threads=store.thread_params([thread_to_row(t, fresh) for t in new_threads]),
