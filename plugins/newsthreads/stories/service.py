@@ -248,7 +248,7 @@ class _Runner:
             stats.new_threads += decision.new_thread
             stats.duplicates += decision.duplicate_of is not None
             assignments.append(_assignment(item, decision, run_id, st.seq))
-        return self.snapshot(assignments, dict(increments))
+        return self.snapshot(assignments, increments)
 
     def needs_bounding(self) -> bool:
         """Have the document frequencies outgrown what was kept last time?"""
@@ -450,7 +450,7 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
         clusterer = Clusterer(fresh, params=params, model=model, new_id=_IdBlock(conn))
         stats = result.stats
         assignments = []
-        df_new: dict[str, int] = {}
+        df_new: Counter[str] = Counter()
         new_docs = 0
         for row in rows:
             item = item_from_row(row)
@@ -461,8 +461,7 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
             assignments.append(_assignment(item, decision, None, seq + fresh.seq))
             if item.article_id not in counted:
                 new_docs += 1
-                for t in _terms(item):
-                    df_new[t] = df_new.get(t, 0) + 1
+                df_new.update(_terms(item))
             if item.end is not None and (hwm is None or item.end > hwm):
                 hwm = item.end
         # The window's threads join the global stream: shift their sequence numbers and let
