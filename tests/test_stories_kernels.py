@@ -231,3 +231,50 @@ def test_relaxed_gc_restores_the_process_settings() -> None:
         raise RuntimeError("a failing run")
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_pair_scores_is_the_models_probability_of_every_pair_in_a_real_run() -> None:
+    """``Clusterer.scores`` (one C call an article) against its definition,
+    ``model.probability(pair(...))``, on every scored pair of the synthetic stream: dated,
+    month-dated and undated articles (the numbers' cosine), shortlist cosines reused."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_threading import stream
+    from newsthreads.stories.cluster import Clusterer
+    from newsthreads.stories.items import item_from_fields
+
+    assert kernels.pair_scores is C.pair_scores or os.environ.get("NEWSTHREADS_PURE_PYTHON")
+    seen = {"dated": 0, "undated": 0, "reused": 0}
+
+    class Checked(Clusterer):
+        def scores(self, item, threads, weighted):  # type: ignore[no-untyped-def]
+            got = super().scores(item, threads, weighted)
+            want = [self.model.probability(self.pair(item, t, weighted)) for t in threads]
+            assert [g.hex() for g in got] == [w.hex() for w in want]
+            seen["dated" if item.dated else "undated"] += len(threads)
+            seen["reused"] += self._xcos_for is weighted
+            return got
+
+    arts = list(stream(1500))
+    runs = [  # the stream as it is; undated; and short (title and first sentence only)
+        [item_from_fields(a.id, title=a.title, lead=None, body=a.body, language="en",
+                          start=a.start, end=a.end) for a in arts],
+        [item_from_fields(a.id, title=a.title, lead=None, body=a.body, language="en",
+                          start=None, end=None)
+         for a in arts[:600]],
+        [item_from_fields(a.id, title=a.title, lead=None, body=a.body.split(". ")[0],
+                          language="en", start=a.start, end=a.end) for a in arts[:800]],
+    ]
+    for items in runs:
+        clusterer = Checked(State())
+        for item in sorted(items, key=lambda i: i.start is None):
+            clusterer.assign(item)
+    assert seen["dated"] > 1000 and seen["undated"] > 1000 and seen["reused"] > 10, seen
+
+
+def test_pair_scores_rejects_what_is_not_its_input() -> None:
+    with pytest.raises(AttributeError, match="norm_text"):  # not a Thread
+        C.pair_scores([object()], ({}, {}, {}, {}), {}, "en", None, None, False, None, {},
+                      (0.0,) * 13, (0.0,) * 11)
+    with pytest.raises(ValueError, match="model weights"):
+        C.pair_scores([], ({}, {}, {}, {}), {}, "en", None, None, False, None, {},
+                      (0.0,) * 12, (0.0,) * 11)

@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -984,6 +985,379 @@ done:
     return out;
 }
 
+/* pair_scores(threads, weighted, entities, language, start, end, precise, xcos, idf,
+ *             dated, undated) -> [probability] of the article joining each thread: what
+ * Model.probability(Clusterer.pair(item, thread, weighted)) gives, bit for bit (the tests
+ * compare both on every pair of real runs), for a Model of the weights ``dated`` and
+ * ``undated``. The threads' norms must be of the current epoch (the caller refreshes them).
+ * ``xcos`` is {thread id: language-blind cosine} from the shortlist, or None; ``start`` and
+ * ``end`` are the article's datetimes or None. One call per article instead of a Python
+ * call, a PairFeatures and a feature tuple per pair. */
+static PyObject *str_text, *str_ents, *str_xling, *str_norm_text, *str_norm_ents,
+    *str_norm_xling, *str_langs, *str_n, *str_top_ents, *str_first_at, *str_last_end,
+    *str_precise_first, *str_precise_end, *str_id;
+
+/* b - a in seconds, as (b - a).total_seconds() computes it: exact microseconds, divided. */
+static int seconds_between(PyObject *a, PyObject *b, double *out) {
+    PyObject *d = PyNumber_Subtract(b, a);
+    if (d == NULL)
+        return -1;
+    if (!PyDelta_Check(d)) {
+        Py_DECREF(d);
+        PyErr_SetString(PyExc_TypeError, "dates must be datetimes");
+        return -1;
+    }
+    long long us = ((long long)PyDateTime_DELTA_GET_DAYS(d) * 86400LL +
+                    PyDateTime_DELTA_GET_SECONDS(d)) * 1000000LL +
+                   PyDateTime_DELTA_GET_MICROSECONDS(d);
+    Py_DECREF(d);
+    *out = (double)us / 1e6;
+    return 0;
+}
+
+/* interval_gap_days(a_start, a_end, b_start, b_end) */
+static int gap_days(PyObject *as, PyObject *ae, PyObject *bs, PyObject *be, double *out) {
+    double x, y;
+    if (seconds_between(ae, bs, &x) || seconds_between(be, as, &y))
+        return -1;
+    double m = x;
+    if (y > m)
+        m = y;
+    if (0.0 > m)
+        m = 0.0;
+    *out = m / 86400.0;
+    return 0;
+}
+
+static int attr_double(PyObject *o, PyObject *name, double *out) {
+    PyObject *v = PyObject_GetAttr(o, name);
+    if (v == NULL)
+        return -1;
+    int rc = as_double(v, out);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* cos(x, centroid, norm): dot(x, centroid) / norm, 0 without a norm. */
+static int cos_of(PyObject *vec, PyObject *cen, double norm, double *out) {
+    if (!PyDict_Check(cen)) {
+        PyErr_SetString(PyExc_TypeError, "a thread's sums must be dicts");
+        return -1;
+    }
+    PyObject *key, *val;
+    Py_ssize_t pos = 0;
+    double dot = 0.0, w, c;
+    while (PyDict_Next(vec, &pos, &key, &val)) {
+        PyObject *hit = PyDict_GetItemWithError(cen, key);
+        if (hit == NULL) {
+            if (PyErr_Occurred())
+                return -1;
+            continue;
+        }
+        if (as_double(val, &w) || as_double(hit, &c))
+            return -1;
+        dot += w * c;
+    }
+    *out = norm != 0.0 ? dot / norm : 0.0;
+    return 0;
+}
+
+/* Clusterer._cos_nums: the fsum-rounded TF-IDF cosine of the numbers written ("@#" keys). */
+static int cos_nums(PyObject *mine, double mine_norm, PyObject *ents, Idf *ic, double *out) {
+    Fsum dot, sq;
+    fsum_init(&dot);
+    fsum_init(&sq);
+    PyObject *key, *val;
+    Py_ssize_t pos = 0;
+    int rc = 0;
+    while (PyDict_Next(ents, &pos, &key, &val)) {
+        double v, w;
+        if (!is_number_key(key))
+            continue;
+        if (as_double(val, &v) || idf_of(ic, key, &w)) {
+            rc = -1;
+            break;
+        }
+        double x = v * w;
+        PyObject *m = PyDict_GetItemWithError(mine, key);
+        if (m == NULL && PyErr_Occurred()) {
+            rc = -1;
+            break;
+        }
+        double mv;
+        if (m != NULL && (as_double(m, &mv) || fsum_add(&dot, x * mv))) {
+            rc = -1;
+            break;
+        }
+        if (fsum_add(&sq, x * x)) {
+            rc = -1;
+            break;
+        }
+    }
+    double d = 0.0, s = 0.0;
+    if (rc == 0 && (rc = fsum_result(&dot, &d)) == 0 && d != 0.0 &&
+        (rc = fsum_result(&sq, &s)) == 0)
+        d = d / (mine_norm * sqrt(s));
+    fsum_free(&dot);
+    fsum_free(&sq);
+    *out = d;
+    return rc;
+}
+
+static int weights_of(PyObject *w, Py_ssize_t want, double *out) {
+    if (!PyTuple_Check(w) || PyTuple_GET_SIZE(w) != want) {
+        PyErr_Format(PyExc_ValueError, "model weights must be a tuple of %zd floats", want);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < want; i++)
+        if (as_double(PyTuple_GET_ITEM(w, i), &out[i]))
+            return -1;
+    return 0;
+}
+
+#define N_DATED 12
+#define N_UNDATED 10
+
+static double logistic(const double *w, const double *x, int n) {
+    double s = 0.0;
+    for (int i = 0; i < n; i++)
+        s += w[i + 1] * x[i];
+    double z = w[0] + s;
+    double m = z < 30.0 ? z : 30.0; /* max(-30.0, min(30.0, z)) as Python picks */
+    double c = m > -30.0 ? m : -30.0;
+    return 1.0 / (1.0 + exp(-c));
+}
+
+/* One (article, thread) probability; -1 with an exception set on a bad value. */
+static int pair_one(PyObject *t, PyObject *const *args, Idf *ic, PyObject *mine,
+                    double mine_norm, const double *wd, const double *wu, double *out) {
+    PyObject *text_w = NULL, *ents_w = NULL, *xl_w = NULL, *top = NULL;
+    PyObject *weighted = args[1], *entities = args[2], *lang = args[3], *start = args[4],
+             *end = args[5], *xcos = args[7];
+    int precise = PyObject_IsTrue(args[6]);
+    if (precise < 0)
+        return -1;
+    text_w = PyTuple_GET_ITEM(weighted, 0);
+    ents_w = PyTuple_GET_ITEM(weighted, 1);
+    xl_w = PyTuple_GET_ITEM(weighted, 2);
+    top = PyTuple_GET_ITEM(weighted, 3);
+
+    PyObject *text = NULL, *ents = NULL, *xling = NULL, *langs = NULL, *top_ents = NULL,
+             *first = NULL, *last = NULL, *pfirst = NULL, *pend = NULL, *tid = NULL, *nobj = NULL;
+    int rc = -1;
+    double norm_text, norm_ents, norm_xling;
+    if (attr_double(t, str_norm_text, &norm_text) || attr_double(t, str_norm_ents, &norm_ents) ||
+        attr_double(t, str_norm_xling, &norm_xling))
+        return -1;
+    if ((text = PyObject_GetAttr(t, str_text)) == NULL ||
+        (ents = PyObject_GetAttr(t, str_ents)) == NULL ||
+        (xling = PyObject_GetAttr(t, str_xling)) == NULL ||
+        (langs = PyObject_GetAttr(t, str_langs)) == NULL ||
+        (top_ents = PyObject_GetAttr(t, str_top_ents)) == NULL ||
+        (first = PyObject_GetAttr(t, str_first_at)) == NULL ||
+        (last = PyObject_GetAttr(t, str_last_end)) == NULL ||
+        (pfirst = PyObject_GetAttr(t, str_precise_first)) == NULL ||
+        (pend = PyObject_GetAttr(t, str_precise_end)) == NULL ||
+        (tid = PyObject_GetAttr(t, str_id)) == NULL || (nobj = PyObject_GetAttr(t, str_n)) == NULL)
+        goto done;
+    if (!PyDict_Check(ents) || !PyDict_Check(langs) || !PyTuple_Check(top_ents)) {
+        PyErr_SetString(PyExc_TypeError, "not a Thread");
+        goto done;
+    }
+    long long n = PyLong_AsLongLong(nobj);
+    if (n == -1 && PyErr_Occurred())
+        goto done;
+
+    /* time */
+    int dated = start != Py_None && end != Py_None && last != Py_None, coarse = 0;
+    double gap = 0.0;
+    if (dated) {
+        if (precise && pfirst != Py_None && pend != Py_None) {
+            if (gap_days(start, end, pfirst, pend, &gap))
+                goto done;
+        } else {
+            if (gap_days(start, end, first, last, &gap))
+                goto done;
+            coarse = 1;
+        }
+    }
+    /* language share */
+    double same_lang = 0.0;
+    if (n) {
+        PyObject *c = PyDict_GetItemWithError(langs, lang);
+        if (c == NULL && PyErr_Occurred())
+            goto done;
+        long long k = 0;
+        if (c != NULL && (k = PyLong_AsLongLong(c)) == -1 && PyErr_Occurred())
+            goto done;
+        same_lang = (double)k / (double)n;
+    }
+    /* entity cover, both ways */
+    double total = 0.0, found = 0.0, w;
+    PyObject *key, *val;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(top, &pos, &key, &val)) {
+        if (as_double(val, &w))
+            goto done;
+        total += w;
+    }
+    pos = 0;
+    while (PyDict_Next(top, &pos, &key, &val)) {
+        int has = PyDict_Contains(ents, key);
+        if (has < 0 || as_double(val, &w))
+            goto done;
+        if (has)
+            found += w;
+    }
+    double cover_item = total != 0.0 ? found / total : 0.0;
+    Py_ssize_t nt = PyTuple_GET_SIZE(top_ents), hits = 0;
+    for (Py_ssize_t i = 0; i < nt; i++) {
+        int has = PyDict_Contains(entities, PyTuple_GET_ITEM(top_ents, i));
+        if (has < 0)
+            goto done;
+        hits += has;
+    }
+    double cover_thread = nt ? (double)hits / (double)nt : 0.0;
+    /* cosines */
+    double c_text, c_ents, c_xl;
+    PyObject *known = NULL;
+    if (xcos != Py_None && (known = PyDict_GetItemWithError(xcos, tid)) == NULL && PyErr_Occurred())
+        goto done;
+    if (known != NULL) {
+        if (as_double(known, &c_xl))
+            goto done;
+    } else if (cos_of(xl_w, xling, norm_xling, &c_xl)) {
+        goto done;
+    }
+    if (cos_of(text_w, text, norm_text, &c_text) || cos_of(ents_w, ents, norm_ents, &c_ents))
+        goto done;
+    /* Model.probability(vector(features)) */
+    double log_n = log((double)(1 + n)), other = 1.0 - same_lang, x[N_DATED];
+    x[0] = c_text;
+    x[1] = c_ents;
+    x[2] = c_xl;
+    x[3] = c_ents * other;
+    x[4] = c_xl * other;
+    x[5] = same_lang;
+    x[6] = cover_item;
+    x[7] = cover_thread;
+    if (!dated) {
+        double nums = 0.0;
+        if (mine != NULL && cos_nums(mine, mine_norm, ents, ic, &nums))
+            goto done;
+        x[8] = nums;
+        x[9] = log_n;
+        *out = logistic(wu, x, N_UNDATED);
+    } else {
+        double agree = (c_ents + c_xl) / 2.0;
+        double close = coarse ? 0.0 : exp(-gap / 3.0);
+        double far = gap;
+        if (60.0 < far)
+            far = 60.0;
+        x[8] = close * agree;
+        x[9] = (double)coarse * agree;
+        x[10] = far / 30.0;
+        x[11] = log_n;
+        *out = logistic(wd, x, N_DATED);
+    }
+    rc = 0;
+done:
+    Py_XDECREF(text);
+    Py_XDECREF(ents);
+    Py_XDECREF(xling);
+    Py_XDECREF(langs);
+    Py_XDECREF(top_ents);
+    Py_XDECREF(first);
+    Py_XDECREF(last);
+    Py_XDECREF(pfirst);
+    Py_XDECREF(pend);
+    Py_XDECREF(tid);
+    Py_XDECREF(nobj);
+    return rc;
+}
+
+static PyObject *k_pair_scores(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("pair_scores", nargs, 11))
+        return NULL;
+    PyObject *threads = args[0], *weighted = args[1], *entities = args[2];
+    if (!PyList_Check(threads) || !PyTuple_Check(weighted) || PyTuple_GET_SIZE(weighted) != 4 ||
+        check_dict(entities, "entities") || check_dict(args[8], "idf") ||
+        (args[7] != Py_None && check_dict(args[7], "xcos")))
+        return PyErr_Occurred() ? NULL
+                                : (PyErr_SetString(PyExc_TypeError, "bad pair_scores arguments"),
+                                   NULL);
+    for (int i = 0; i < 4; i++)
+        if (check_dict(PyTuple_GET_ITEM(weighted, i), "weighted"))
+            return NULL;
+    double wd[N_DATED + 1], wu[N_UNDATED + 1];
+    if (weights_of(args[9], N_DATED + 1, wd) || weights_of(args[10], N_UNDATED + 1, wu))
+        return NULL;
+    Idf ic;
+    idf_init(&ic, args[8]);
+    /* The article's numbers, scaled by IDF (only undated pairs use them). */
+    PyObject *mine = NULL, *out = NULL, *key, *val;
+    double mine_norm = 0.0;
+    int undated_item = args[4] == Py_None || args[5] == Py_None;
+    Py_ssize_t pos = 0, nth = PyList_GET_SIZE(threads);
+    int need = undated_item;
+    for (Py_ssize_t i = 0; i < nth && !need; i++) {
+        PyObject *last = PyObject_GetAttr(PyList_GET_ITEM(threads, i), str_last_end);
+        if (last == NULL)
+            return NULL;
+        need = last == Py_None;
+        Py_DECREF(last);
+    }
+    if (need) {
+        Fsum sq;
+        fsum_init(&sq);
+        mine = PyDict_New();
+        if (mine == NULL)
+            return NULL;
+        while (PyDict_Next(entities, &pos, &key, &val)) {
+            double v, w;
+            if (!is_number_key(key))
+                continue;
+            PyObject *x;
+            if (as_double(val, &v) || idf_of(&ic, key, &w) ||
+                (x = PyFloat_FromDouble(v * w)) == NULL)
+                goto fail;
+            int bad = PyDict_SetItem(mine, key, x);
+            Py_DECREF(x);
+            if (bad || fsum_add(&sq, (v * w) * (v * w)))
+                goto fail;
+        }
+        double s = 0.0;
+        if (fsum_result(&sq, &s))
+            goto fail;
+        mine_norm = sqrt(s);
+        fsum_free(&sq);
+        if (PyDict_GET_SIZE(mine) == 0)
+            Py_CLEAR(mine);
+        goto scored;
+    fail:
+        fsum_free(&sq);
+        Py_DECREF(mine);
+        return NULL;
+    }
+scored:
+    out = PyList_New(nth);
+    if (out == NULL)
+        goto end;
+    for (Py_ssize_t i = 0; i < nth; i++) {
+        double p;
+        PyObject *f;
+        if (pair_one(PyList_GET_ITEM(threads, i), args, &ic, mine, mine_norm, wd, wu, &p) ||
+            (f = PyFloat_FromDouble(p)) == NULL) {
+            Py_CLEAR(out);
+            goto end;
+        }
+        PyList_SET_ITEM(out, i, f);
+    }
+end:
+    Py_XDECREF(mine);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"dot", (PyCFunction)(void (*)(void))k_dot, METH_FASTCALL, NULL},
     {"add_into", (PyCFunction)(void (*)(void))k_add_into, METH_FASTCALL, NULL},
@@ -1000,6 +1374,7 @@ static PyMethodDef methods[] = {
     {"pruned", (PyCFunction)(void (*)(void))k_pruned, METH_FASTCALL, NULL},
     {"idf_local", (PyCFunction)(void (*)(void))k_idf_local, METH_FASTCALL, NULL},
     {"ranked_threads", (PyCFunction)(void (*)(void))k_ranked_threads, METH_FASTCALL, NULL},
+    {"pair_scores", (PyCFunction)(void (*)(void))k_pair_scores, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1013,6 +1388,18 @@ PyMODINIT_FUNC PyInit__kernels(void) {
     str_nq1 = PyUnicode_InternFromString("nq1");
     str_created_seq = PyUnicode_InternFromString("created_seq");
     if (str_df == NULL || str_nq1 == NULL || str_created_seq == NULL)
+        return NULL;
+    PyObject **names[] = {&str_text, &str_ents, &str_xling, &str_norm_text, &str_norm_ents,
+                          &str_norm_xling, &str_langs, &str_n, &str_top_ents, &str_first_at,
+                          &str_last_end, &str_precise_first, &str_precise_end, &str_id};
+    const char *spelled[] = {"text", "ents", "xling", "norm_text", "norm_ents", "norm_xling",
+                             "langs", "n", "top_ents", "first_at", "last_end", "precise_first",
+                             "precise_end", "id"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if ((*names[i] = PyUnicode_InternFromString(spelled[i])) == NULL)
+            return NULL;
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -39,6 +39,7 @@ from newsthreads.stories.kernels import (
     idf_norms,
     missing,
     names,
+    pair_scores,
     pruned,
     quantised_df,
     ranked_threads,
@@ -887,9 +888,13 @@ class Clusterer:
                 gap = interval_gap_days(item.start, item.end, thread.first_at, thread.last_end)
                 coarse = True
         same_lang = thread.langs.get(item.features.language, 0) / thread.n if thread.n else 0.0
-        total = sum(top.values())
-        cover_item = (sum(w for e, w in top.items() if e in thread.ents) / total
-                      if total else 0.0)
+        total = found = 0.0  # plain left-to-right sums, as the C ``pair_scores`` adds
+        for w in top.values():
+            total += w
+        for e, w in top.items():
+            if e in thread.ents:
+                found += w
+        cover_item = found / total if total else 0.0
         cover_thread = (sum(1 for e in thread.top_ents if e in item.features.entities)
                         / len(thread.top_ents) if thread.top_ents else 0.0)
         cos_xling = self._xcos.get(thread.id) if self._xcos_for is weighted else None
@@ -920,12 +925,31 @@ class Clusterer:
         return dot / (math.sqrt(math.fsum([w * w for w in mine.values()]))
                       * math.sqrt(math.fsum([w * w for w in theirs.values()])))
 
+    def scores(self, item: Item, threads: list[Thread],
+               weighted: tuple[dict[str, float], ...]) -> list[float]:
+        """The model's probability that ``item`` belongs to each of ``threads``: by
+        definition ``model.probability(pair(...))``, computed in one C call when the kernels
+        are built (the same floats, tested on every pair of real runs)."""
+        model = self.model
+        if pair_scores is None or type(model) is not Model:
+            return [model.probability(self.pair(item, t, weighted)) for t in threads]
+        epoch = self.state.epoch()
+        for thread in threads:
+            if thread.norm_epoch != epoch:
+                self._refresh_norms(thread)
+        feats = item.features
+        xcos = self._xcos if self._xcos_for is weighted else None
+        return pair_scores(threads, weighted, feats.entities, feats.language, item.start,
+                           item.end, item.precise, xcos, self.state.idf_map(), model.dated,
+                           model.undated)
+
     def _best_thread(self, item: Item, query: list[str]) -> Decision:
         weighted = self.weighted(item)
         best: tuple[float, int] | None = None
         passed: list[tuple[float, int, int]] = []
-        for thread in self.shortlist(item, self.candidates(item, query), weighted):
-            s = self.model.probability(self.pair(item, thread, weighted))
+        shortlisted = self.shortlist(item, self.candidates(item, query), weighted)
+        for thread, s in zip(shortlisted, self.scores(item, shortlisted, weighted),
+                             strict=True):
             if best is None or s > best[0]:
                 best = (s, thread.id)
             if s >= self.model.threshold:

@@ -183,6 +183,12 @@ PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heav
                                   unit_weighted, names, count_doc, missing, idf_local, pruned,
                                   top_keys_of, idf_norms, ranked_threads)}
 
+# pair_scores(threads, weighted, entities, language, start, end, precise, xcos, idf, dated,
+# undated) -> [probability]: ``Model.probability(Clusterer.pair(...))`` for each thread in one
+# call (see ``Clusterer.scores``, which defines it by those two). C only: its Python version
+# *is* those two functions.
+pair_scores: Any = None
+
 ACCELERATED = False
 if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
     try:
@@ -195,6 +201,7 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             idf_norms,
             missing,
             names,
+            pair_scores,  # noqa: F401 - read by cluster.py through this module
             pruned,
             ranked_threads,
             scaled,

@@ -68,7 +68,10 @@ class Model:
     def probability(self, f: PairFeatures) -> float:
         x = vector(f)
         w = self.undated if f.gap_days is None else self.dated
-        z = w[0] + sum(wi * xi for wi, xi in zip(w[1:], x, strict=True))
+        s = 0.0  # plain left-to-right sum (``sum()`` is compensated from Python 3.12), as the
+        for wi, xi in zip(w[1:], x, strict=True):  # C ``pair_scores`` adds them
+            s += wi * xi
+        z = w[0] + s
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
