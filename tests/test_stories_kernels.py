@@ -121,6 +121,22 @@ def test_index_keys_and_thread_norms(vec: dict[str, float], ents: dict[str, floa
 
 
 @settings(max_examples=300, deadline=None)
+@given(vectors, vectors, vectors, counts, st.integers(0, 10**6), st.integers(0, 30))
+def test_a_members_vectors(terms: dict[str, float], ents: dict[str, float],
+                           xling: dict[str, float], df: dict[str, int], n_docs: int,
+                           k: int) -> None:
+    for vec in (terms, ents, xling):
+        assert same(C.sorted_cut(vec, idf_cache(df, n_docs), k),
+                    PY["sorted_cut"](vec, idf_cache(df, n_docs), k))
+    # the three share no key in the clusterer (stems, '@' entities, '~' language-blind keys)
+    terms = {t: v for t, v in terms.items() if t[0] not in "@~"}
+    ents = {t: v for t, v in ents.items() if t.startswith("@")}
+    xling = {t: v for t, v in xling.items() if t.startswith("~")}
+    got = C.member_vec(terms, ents, xling, idf_cache(df, n_docs), k)
+    assert same(got, PY["member_vec"](terms, ents, xling, idf_cache(df, n_docs), k))
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=1e150, allow_subnormal=True), max_size=40))
 def test_the_c_fsum_of_the_norms_is_math_fsum(values: list[float]) -> None:
     # wide magnitudes and cancellation-free squares: the exactly rounded sum, to the bit

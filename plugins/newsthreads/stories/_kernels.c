@@ -311,6 +311,26 @@ static void sift_down(Ranked *h, Py_ssize_t n, Py_ssize_t i) {
     }
 }
 
+/* r[0..n) reordered so that its first min(k, n) entries are the smallest by ranked_cmp, in
+ * order; returns that count, or -1 when keys could not be compared. */
+static Py_ssize_t select_top(Ranked *r, Py_ssize_t n, Py_ssize_t k) {
+    ranked_error = 0;
+    if (k < 0)
+        k = 0;
+    if (k < n) { /* the k smallest through a max-heap of k, then sorted */
+        for (Py_ssize_t j = k / 2 - 1; j >= 0; j--)
+            sift_down(r, k, j);
+        for (Py_ssize_t j = k; j < n && k > 0; j++)
+            if (ranked_cmp(&r[j], &r[0]) < 0) {
+                r[0] = r[j];
+                sift_down(r, k, 0);
+            }
+        n = k;
+    }
+    qsort(r, (size_t)n, sizeof(Ranked), ranked_cmp);
+    return ranked_error ? -1 : n;
+}
+
 static inline int is_number_key(PyObject *key) {
     return PyUnicode_Check(key) && PyUnicode_GET_LENGTH(key) >= 2 &&
            PyUnicode_READ_CHAR(key, 0) == '@' && PyUnicode_READ_CHAR(key, 1) == '#';
@@ -352,21 +372,7 @@ static Py_ssize_t rank_of(PyObject *vec, PyObject *ents, PyObject *idf, Py_ssize
             i++;
         }
     }
-    ranked_error = 0;
-    if (k < 0)
-        k = 0;
-    if (k < i) { /* the k smallest through a max-heap of k, then sorted */
-        for (Py_ssize_t j = k / 2 - 1; j >= 0; j--)
-            sift_down(r, k, j);
-        for (Py_ssize_t j = k; j < i && k > 0; j++)
-            if (ranked_cmp(&r[j], &r[0]) < 0) {
-                r[0] = r[j];
-                sift_down(r, k, 0);
-            }
-        i = k;
-    }
-    qsort(r, (size_t)i, sizeof(Ranked), ranked_cmp);
-    if (ranked_error)
+    if ((i = select_top(r, i, k)) < 0)
         goto fail;
     *out = r;
     return i;
@@ -1358,6 +1364,118 @@ end:
     return out;
 }
 
+/* Entries ordered by key alone, as sorted() orders str keys. */
+static int key_cmp(const void *pa, const void *pb) {
+    const Ranked *a = pa, *b = pb;
+    int c = PyUnicode_Compare(a->key, b->key);
+    if (c == -1 && PyErr_Occurred())
+        ranked_error = 1;
+    return c;
+}
+
+static PyObject *dict_by_key(Ranked *r, Py_ssize_t n, int scaled, double norm) {
+    ranked_error = 0;
+    qsort(r, (size_t)n, sizeof(Ranked), key_cmp);
+    if (ranked_error)
+        return NULL;
+    PyObject *out = PyDict_New();
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *v = scaled ? PyFloat_FromDouble(-r[i].score / norm) : r[i].val;
+        if (v == NULL || PyDict_SetItem(out, r[i].key, v))
+            Py_CLEAR(out);
+        if (scaled)
+            Py_XDECREF(v);
+    }
+    return out;
+}
+
+/* sorted_cut(vec, idf, k) -> {t: vec[t]} of the k keys of heaviest vec[t]·idf[t] (all when
+ * there are no more than k), in key order. */
+static PyObject *k_sorted_cut(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("sorted_cut", nargs, 3) || check_dict(args[0], "vec") ||
+        check_dict(args[1], "idf"))
+        return NULL;
+    Py_ssize_t k = PyLong_AsSsize_t(args[2]);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *vec = args[0], *key, *val;
+    Py_ssize_t n = PyDict_GET_SIZE(vec), m = 0, pos = 0;
+    Ranked *r;
+    if (n > k) {
+        if ((m = rank(vec, args[1], k, &r)) < 0)
+            return NULL;
+    } else {
+        if ((r = PyMem_Malloc((n ? n : 1) * sizeof(Ranked))) == NULL)
+            return PyErr_NoMemory();
+        while (PyDict_Next(vec, &pos, &key, &val) && m < n) {
+            if (!PyUnicode_Check(key)) {
+                PyMem_Free(r);
+                PyErr_SetString(PyExc_TypeError, "keys must be str");
+                return NULL;
+            }
+            r[m].key = key;
+            r[m].val = val;
+            m++;
+        }
+    }
+    PyObject *out = dict_by_key(r, m, 0, 1.0);
+    PyMem_Free(r);
+    return out;
+}
+
+/* member_vec(terms, ents, xling, idf, k) -> the k heaviest of {t: v·idf[t]} over the three
+ * dicts (ties by key), in key order, divided by their norm (fsum-rounded); {} when it is 0. */
+static PyObject *k_member_vec(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("member_vec", nargs, 5) || check_dict(args[0], "terms") ||
+        check_dict(args[1], "ents") || check_dict(args[2], "xling") || check_dict(args[3], "idf"))
+        return NULL;
+    Py_ssize_t k = PyLong_AsSsize_t(args[4]);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n = PyDict_GET_SIZE(args[0]) + PyDict_GET_SIZE(args[1]) + PyDict_GET_SIZE(args[2]);
+    Ranked *r = PyMem_Malloc((n ? n : 1) * sizeof(Ranked));
+    if (r == NULL)
+        return PyErr_NoMemory();
+    Idf ic;
+    idf_init(&ic, args[3]);
+    Py_ssize_t m = 0;
+    PyObject *key, *val, *out = NULL;
+    for (int part = 0; part < 3; part++) {
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(args[part], &pos, &key, &val) && m < n) {
+            double v, w;
+            if (!PyUnicode_Check(key)) {
+                PyErr_SetString(PyExc_TypeError, "keys must be str");
+                goto done;
+            }
+            if (as_double(val, &v) || idf_of(&ic, key, &w))
+                goto done;
+            r[m].score = -(v * w);
+            r[m].key = key;
+            r[m].val = val;
+            r[m].w = w;
+            m++;
+        }
+    }
+    if ((m = select_top(r, m, k)) < 0)
+        goto done;
+    Fsum f;
+    fsum_init(&f);
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < m && !bad; i++)
+        bad = fsum_add(&f, r[i].score * r[i].score);
+    double total = 0.0;
+    bad = bad || fsum_result(&f, &total);
+    fsum_free(&f);
+    if (bad)
+        goto done;
+    double norm = sqrt(total);
+    out = norm != 0.0 ? dict_by_key(r, m, 1, norm) : PyDict_New();
+done:
+    PyMem_Free(r);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"dot", (PyCFunction)(void (*)(void))k_dot, METH_FASTCALL, NULL},
     {"add_into", (PyCFunction)(void (*)(void))k_add_into, METH_FASTCALL, NULL},
@@ -1374,6 +1492,8 @@ static PyMethodDef methods[] = {
     {"pruned", (PyCFunction)(void (*)(void))k_pruned, METH_FASTCALL, NULL},
     {"idf_local", (PyCFunction)(void (*)(void))k_idf_local, METH_FASTCALL, NULL},
     {"ranked_threads", (PyCFunction)(void (*)(void))k_ranked_threads, METH_FASTCALL, NULL},
+    {"sorted_cut", (PyCFunction)(void (*)(void))k_sorted_cut, METH_FASTCALL, NULL},
+    {"member_vec", (PyCFunction)(void (*)(void))k_member_vec, METH_FASTCALL, NULL},
     {"pair_scores", (PyCFunction)(void (*)(void))k_pair_scores, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };

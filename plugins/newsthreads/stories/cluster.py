@@ -37,6 +37,7 @@ from newsthreads.stories.kernels import (
     heaviest,
     idf_local,
     idf_norms,
+    member_vec,
     missing,
     names,
     pair_scores,
@@ -44,6 +45,7 @@ from newsthreads.stories.kernels import (
     quantised_df,
     ranked_threads,
     scaled,
+    sorted_cut,
     top_keys,
     top_keys_of,
     unit_weighted,
@@ -167,8 +169,8 @@ def canonical(features: Features, k: int | None = None,
     (all when None) and in the key order ``analyse`` builds (sorted; names before
     numbers)."""
     def cut(vec: dict[str, float]) -> dict[str, float]:
-        if k is not None and idf is not None and len(vec) > k:
-            return {t: vec[t] for t in sorted(top_keys(vec, idf, k))}
+        if k is not None and idf is not None:
+            return sorted_cut(vec, idf, k)
         return dict(sorted(vec.items()))
 
     ents = features.entities
@@ -630,10 +632,7 @@ class Clusterer:
         """What a small thread keeps of ``item`` (see :class:`Member`), with the current IDF."""
         f, k = item.features, self.params.member_terms
         idf = self.state.idf_map()
-        top = heaviest({**scaled(f.terms, idf), **scaled(f.entities, idf),
-                        **scaled(f.xling, idf)}, self.params.member_vec)
-        norm = math.sqrt(math.fsum([w * w for w in top.values()]))
-        vec = {t: w / norm for t, w in sorted(top.items())} if norm else {}
+        vec = member_vec(f.terms, f.entities, f.xling, idf, self.params.member_vec)
         return Member(item.article_id, canonical(f, k, idf), vec, item.start, item.end,
                       item.title, self.state.seq)
 

@@ -179,9 +179,30 @@ def ranked_threads(index: Mapping[str, set[int]], query: list[str],
     return [threads[tid] for _, _, tid in ranked]
 
 
+def sorted_cut(vec: dict[str, float], idf: Mapping[str, float], k: int) -> dict[str, float]:
+    """``vec`` cut to its k keys of heaviest weight × IDF (all when it has no more), in key
+    order: how a small thread's member keeps an article's vectors."""
+    if len(vec) > k:
+        return {t: vec[t] for t in sorted(PYTHON["top_keys"](vec, idf, k))}
+    return dict(sorted(vec.items()))
+
+
+def member_vec(terms: dict[str, float], ents: dict[str, float], xling: dict[str, float],
+               idf: Mapping[str, float], k: int) -> dict[str, float]:
+    """The unit TF-IDF vector of a member: the k heaviest of the three vectors scaled by IDF
+    (they share no key: stems, '@' entities, '~' language-blind keys), in key order,
+    divided by their exactly rounded norm; {} when that is 0."""
+    py = PYTHON
+    top = py["heaviest"]({**py["scaled"](terms, idf), **py["scaled"](ents, idf),
+                          **py["scaled"](xling, idf)}, k)
+    norm = math.sqrt(math.fsum([w * w for w in top.values()]))
+    return {t: w / norm for t, w in sorted(top.items())} if norm else {}
+
+
 PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heaviest,
                                   unit_weighted, names, count_doc, missing, idf_local, pruned,
-                                  top_keys_of, idf_norms, ranked_threads)}
+                                  top_keys_of, idf_norms, ranked_threads, sorted_cut,
+                                  member_vec)}
 
 # pair_scores(threads, weighted, entities, language, start, end, precise, xcos, idf, dated,
 # undated) -> [probability]: ``Model.probability(Clusterer.pair(...))`` for each thread in one
@@ -199,12 +220,14 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             heaviest,
             idf_local,
             idf_norms,
+            member_vec,
             missing,
             names,
             pair_scores,  # noqa: F401 - read by cluster.py through this module
             pruned,
             ranked_threads,
             scaled,
+            sorted_cut,
             squares,
             top_keys,
             top_keys_of,
