@@ -136,6 +136,24 @@ def test_a_members_vectors(terms: dict[str, float], ents: dict[str, float],
     assert same(got, PY["member_vec"](terms, ents, xling, idf_cache(df, n_docs), k))
 
 
+@st.composite
+def triangles(draw: st.DrawFn) -> list[list[float]]:
+    """Similarities of 2-20 members, often tied (a few distinct values), as split sees them."""
+    n = draw(st.integers(2, 20))
+    values = st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0]) | st.floats(-1.0, 1.0)
+    return [[draw(values) for _ in range(i)] for i in range(n)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(triangles(), st.lists(vectors, max_size=16), vectors)
+def test_the_split_repairs_groups_and_similarities(tri: list[list[float]],
+                                                   vecs: list[dict[str, float]],
+                                                   vec: dict[str, float]) -> None:
+    got, want = C.split_groups(tri), PY["split_groups"](tri)
+    assert isinstance(got, tuple) and same(list(got), list(want))
+    assert same(C.dots(vecs, vec), PY["dots"](vecs, vec))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=1e150, allow_subnormal=True), max_size=40))
 def test_the_c_fsum_of_the_norms_is_math_fsum(values: list[float]) -> None:

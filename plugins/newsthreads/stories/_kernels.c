@@ -1476,6 +1476,143 @@ done:
     return out;
 }
 
+/* dots(vecs, vec) -> [dot(v, vec) for v in vecs]. */
+static PyObject *k_dots(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("dots", nargs, 2) || check_dict(args[1], "vec"))
+        return NULL;
+    if (!PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "vecs must be a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(args[0]);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(args[0], i), *f;
+        double d;
+        if (check_dict(v, "vecs[i]") || cos_of(v, args[1], 1.0, &d) ||
+            (f = PyFloat_FromDouble(d)) == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, f);
+    }
+    return out;
+}
+
+/* split_groups(tri) -> (a, b, between, inner): kernels.split_groups, the split repair's two
+ * groups of members and their similarities. */
+static PyObject *k_split_groups(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("split_groups", nargs, 1))
+        return NULL;
+    PyObject *tri = args[0];
+    if (!PyList_Check(tri) || PyList_GET_SIZE(tri) < 2 || PyList_GET_SIZE(tri) > 4096) {
+        PyErr_SetString(PyExc_ValueError, "tri must be a list of 2 to 4096 rows");
+        return NULL;
+    }
+    int n = (int)PyList_GET_SIZE(tri);
+    double *sims = PyMem_Malloc((size_t)n * n * sizeof(double));
+    unsigned char *in_a = PyMem_Malloc(2 * (size_t)n), *next = in_a + n;
+    PyObject *a = NULL, *b = NULL, *out = NULL;
+    if (sims == NULL || in_a == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+#define SIM(i, j) sims[(size_t)(i) * n + (j)]
+    for (int i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(tri, i);
+        if (!PyList_Check(row) || PyList_GET_SIZE(row) != i) {
+            PyErr_SetString(PyExc_ValueError, "row i of tri must hold i floats");
+            goto done;
+        }
+        SIM(i, i) = 0.0;
+        for (int j = 0; j < i; j++) {
+            if (as_double(PyList_GET_ITEM(row, j), &SIM(i, j)))
+                goto done;
+            SIM(j, i) = SIM(i, j);
+        }
+    }
+    int newest = n - 1, far = 0;
+    for (int j = 1; j < newest; j++)
+        if (SIM(newest, j) < SIM(newest, far))
+            far = j;
+    /* in_a[i]: member i is in the first group; groups keep index order */
+    for (int i = 0; i < n; i++)
+        in_a[i] = 2; /* neither, before the first round */
+    in_a[newest] = 1;
+    in_a[far] = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < n; i++) {
+            if (i == newest || i == far) {
+                next[i] = i == newest;
+                continue;
+            }
+            double sa = 0.0, sb = 0.0;
+            int na = 0, nb = 0;
+            for (int j = 0; j < n; j++) {
+                if (j == i || in_a[j] == 2)
+                    continue;
+                if (in_a[j]) {
+                    sa += SIM(i, j);
+                    na++;
+                } else {
+                    sb += SIM(i, j);
+                    nb++;
+                }
+            }
+            double to_a = na ? sa / na : 0.0, to_b = nb ? sb / nb : 0.0;
+            next[i] = to_a >= to_b;
+        }
+        int same = 1;
+        for (int i = 0; i < n; i++)
+            same = same && next[i] == in_a[i];
+        if (same)
+            break;
+        memcpy(in_a, next, (size_t)n);
+    }
+    a = PyList_New(0);
+    b = PyList_New(0);
+    int na = 0, nb = 0;
+    for (int i = 0; a != NULL && b != NULL && i < n; i++) {
+        PyObject *ix = PyLong_FromLong(i);
+        if (ix == NULL || PyList_Append(in_a[i] ? a : b, ix))
+            Py_CLEAR(a);
+        Py_XDECREF(ix);
+        if (in_a[i])
+            na++;
+        else
+            nb++;
+    }
+    if (a == NULL || b == NULL)
+        goto done;
+    double between = 0.0, inner[2] = {0.0, 0.0};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (in_a[i] && !in_a[j])
+                between += SIM(i, j);
+    between /= (double)na * nb;
+    for (int g = 0; g < 2; g++) {
+        int count = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+                if (in_a[i] == !g && in_a[j] == !g) {
+                    inner[g] += SIM(i, j);
+                    count++;
+                }
+        inner[g] = count ? inner[g] / count : NAN;
+    }
+    if (na < 2 || nb < 2)
+        out = Py_BuildValue("(OOdO)", a, b, between, Py_None);
+    else
+        out = Py_BuildValue("(OOdd)", a, b, between, inner[1] < inner[0] ? inner[1] : inner[0]);
+#undef SIM
+done:
+    PyMem_Free(sims);
+    PyMem_Free(in_a);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"dot", (PyCFunction)(void (*)(void))k_dot, METH_FASTCALL, NULL},
     {"add_into", (PyCFunction)(void (*)(void))k_add_into, METH_FASTCALL, NULL},
@@ -1494,6 +1631,8 @@ static PyMethodDef methods[] = {
     {"ranked_threads", (PyCFunction)(void (*)(void))k_ranked_threads, METH_FASTCALL, NULL},
     {"sorted_cut", (PyCFunction)(void (*)(void))k_sorted_cut, METH_FASTCALL, NULL},
     {"member_vec", (PyCFunction)(void (*)(void))k_member_vec, METH_FASTCALL, NULL},
+    {"dots", (PyCFunction)(void (*)(void))k_dots, METH_FASTCALL, NULL},
+    {"split_groups", (PyCFunction)(void (*)(void))k_split_groups, METH_FASTCALL, NULL},
     {"pair_scores", (PyCFunction)(void (*)(void))k_pair_scores, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };

@@ -34,6 +34,7 @@ from newsthreads.stories.kernels import (
     add_into,
     count_doc,
     dot,
+    dots,
     heaviest,
     idf_local,
     idf_norms,
@@ -46,6 +47,7 @@ from newsthreads.stories.kernels import (
     ranked_threads,
     scaled,
     sorted_cut,
+    split_groups,
     top_keys,
     top_keys_of,
     unit_weighted,
@@ -653,44 +655,15 @@ class Clusterer:
         n = len(ms)
         if n < 2 * p.split_min:
             return {}
-        # Sums below run in index order, the same in every run: no fsum needed.
+        # Sums run in index order, the same in every run: no fsum needed.
         tri = thread.sims
         for i in range(len(tri), n):
-            tri.append([self._msim(ms[j], ms[i]) for j in range(i)])
-        sim = [row + [0.0] * (n - i) for i, row in enumerate(tri)]
-        for i in range(n):
-            for j in range(i):
-                sim[j][i] = sim[i][j]
-        newest = n - 1
-        far = min(range(newest), key=lambda j: (sim[newest][j], j))
-        groups = ([newest], [far])
-        for _ in range(3):
-            a: list[int] = []
-            b: list[int] = []
-            for i in range(n):
-                if i == newest or i == far:
-                    (a if i == newest else b).append(i)
-                    continue
-                row = sim[i]
-                ga = [j for j in groups[0] if j != i]
-                gb = [j for j in groups[1] if j != i]
-                to_a = sum([row[j] for j in ga]) / len(ga) if ga else 0.0
-                to_b = sum([row[j] for j in gb]) / len(gb) if gb else 0.0
-                (a if to_a >= to_b else b).append(i)
-            if (a, b) == groups:
-                break
-            groups = (a, b)
-        a, b = groups
-        if min(len(a), len(b)) < p.split_min:
+            tri.append(dots([self._msim_vec(m) for m in ms[:i]], self._msim_vec(ms[i])))
+        a, b, between, inner = split_groups(tri)
+        if inner is None or min(len(a), len(b)) < p.split_min:
             return {}
         if not self._separable([ms[i] for i in a], [ms[i] for i in b]):
             return {}
-
-        def mean(pairs: list[float]) -> float:
-            return sum(pairs) / len(pairs)
-
-        between = mean([sim[i][j] for i in a for j in b])
-        inner = min(mean([sim[i][j] for i in g for j in g if i < j]) for g in (a, b))
         if between >= self._ratio([ms[i] for i in a], [ms[i] for i in b]) * inner:
             return {}
         keep, move = (a, b) if 0 in a else (b, a)
@@ -749,6 +722,10 @@ class Clusterer:
             if entry is not None:
                 entry.thread_id = thread_id
         self.moves.update(moved)
+
+    def _msim_vec(self, m: Member) -> dict[str, float]:
+        """What ``_msim`` compares of a member."""
+        return m.names_vec() if self.params.split_on == "entities" else m.vec
 
     def _msim(self, a: Member, b: Member) -> float:
         """How alike two members are, for the split repair: the cosine of their entity

@@ -199,10 +199,59 @@ def member_vec(terms: dict[str, float], ents: dict[str, float], xling: dict[str,
     return {t: w / norm for t, w in sorted(top.items())} if norm else {}
 
 
+def dots(vecs: list[dict[str, float]], vec: dict[str, float]) -> list[float]:
+    """[dot(v, vec) for v in vecs]: a new member's similarities to the earlier ones."""
+    return [PYTHON["dot"](v, vec) for v in vecs]
+
+
+def _mean(values: list[float]) -> float:
+    total = 0.0  # left to right, as the C code adds (``sum()`` is compensated from 3.12)
+    for x in values:
+        total += x
+    return total / len(values)
+
+
+def split_groups(tri: list[list[float]]) -> tuple[list[int], list[int], float, float | None]:
+    """The split repair's two groups of a small thread's members, from their similarities
+    (``tri[i][j]``, j < i): the newest member and the one least like it (ties: the first)
+    seed them, and every other member goes to the group it is more like on average (ties:
+    the newest's), in up to three rounds. Returns the groups (indexes in order), their mean
+    similarity to each other, and the lower of their inner mean similarities (None when a
+    group has one member)."""
+    n = len(tri)
+    sim = [row + [0.0] * (n - i) for i, row in enumerate(tri)]
+    for i in range(n):
+        for j in range(i):
+            sim[j][i] = sim[i][j]
+    newest = n - 1
+    far = min(range(newest), key=lambda j: (sim[newest][j], j))
+    groups = ([newest], [far])
+    for _ in range(3):
+        a: list[int] = []
+        b: list[int] = []
+        for i in range(n):
+            if i == newest or i == far:
+                (a if i == newest else b).append(i)
+                continue
+            row = sim[i]
+            ga = [row[j] for j in groups[0] if j != i]
+            gb = [row[j] for j in groups[1] if j != i]
+            (a if (_mean(ga) if ga else 0.0) >= (_mean(gb) if gb else 0.0) else b).append(i)
+        if (a, b) == groups:
+            break
+        groups = (a, b)
+    a, b = groups
+    between = _mean([sim[i][j] for i in a for j in b])
+    if min(len(a), len(b)) < 2:
+        return a, b, between, None
+    inner = min(_mean([sim[i][j] for i in g for j in g if i < j]) for g in (a, b))
+    return a, b, between, inner
+
+
 PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heaviest,
                                   unit_weighted, names, count_doc, missing, idf_local, pruned,
                                   top_keys_of, idf_norms, ranked_threads, sorted_cut,
-                                  member_vec)}
+                                  member_vec, dots, split_groups)}
 
 # pair_scores(threads, weighted, entities, language, start, end, precise, xcos, idf, dated,
 # undated) -> [probability]: ``Model.probability(Clusterer.pair(...))`` for each thread in one
@@ -217,6 +266,7 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             add_into,
             count_doc,
             dot,
+            dots,
             heaviest,
             idf_local,
             idf_norms,
@@ -228,6 +278,7 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             ranked_threads,
             scaled,
             sorted_cut,
+            split_groups,
             squares,
             top_keys,
             top_keys_of,
