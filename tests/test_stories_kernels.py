@@ -152,6 +152,9 @@ def test_the_split_repairs_groups_and_similarities(tri: list[list[float]],
     got, want = C.split_groups(tri), PY["split_groups"](tri)
     assert isinstance(got, tuple) and same(list(got), list(want))
     assert same(C.dots(vecs, vec), PY["dots"](vecs, vec))
+    assert same(C.entity_unit(vec), PY["entity_unit"](vec))
+    if vecs:
+        assert same(C.cross_mean(vecs, [vec, *vecs[:3]]), PY["cross_mean"](vecs, [vec, *vecs[:3]]))
 
 
 @settings(max_examples=300, deadline=None)

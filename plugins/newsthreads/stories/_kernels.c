@@ -1613,6 +1613,69 @@ done:
     return out;
 }
 
+/* cross_mean(vecs_a, vecs_b) -> the mean of dot(a, b) for a in vecs_a for b in vecs_b, added
+ * in that order. */
+static PyObject *k_cross_mean(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("cross_mean", nargs, 2))
+        return NULL;
+    if (!PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyList_GET_SIZE(args[0]) ||
+        !PyList_GET_SIZE(args[1])) {
+        PyErr_SetString(PyExc_ValueError, "cross_mean needs two non-empty lists of dicts");
+        return NULL;
+    }
+    Py_ssize_t na = PyList_GET_SIZE(args[0]), nb = PyList_GET_SIZE(args[1]);
+    double total = 0.0, d;
+    for (Py_ssize_t i = 0; i < na; i++)
+        for (Py_ssize_t j = 0; j < nb; j++) {
+            PyObject *a = PyList_GET_ITEM(args[0], i), *b = PyList_GET_ITEM(args[1], j);
+            if (check_dict(a, "vecs_a[i]") || check_dict(b, "vecs_b[j]") || cos_of(a, b, 1.0, &d))
+                return NULL;
+            total += d;
+        }
+    return PyFloat_FromDouble(total / (double)(na * nb));
+}
+
+/* entity_unit(vec) -> vec's entity keys ("@...") divided by their fsum-rounded norm; {} when
+ * it is 0. */
+static PyObject *k_entity_unit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("entity_unit", nargs, 1) || check_dict(args[0], "vec"))
+        return NULL;
+    PyObject *vec = args[0], *key, *val, *out = NULL;
+    Py_ssize_t n = PyDict_GET_SIZE(vec), m = 0, pos = 0;
+    Ranked *r = PyMem_Malloc((n ? n : 1) * sizeof(Ranked));
+    if (r == NULL)
+        return PyErr_NoMemory();
+    Fsum f;
+    fsum_init(&f);
+    while (PyDict_Next(vec, &pos, &key, &val) && m < n) {
+        double v;
+        if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) < 1 ||
+            PyUnicode_READ_CHAR(key, 0) != '@')
+            continue;
+        if (as_double(val, &v) || fsum_add(&f, v * v))
+            goto done;
+        r[m].key = key;
+        r[m].score = v;
+        m++;
+    }
+    double total = 0.0;
+    if (fsum_result(&f, &total))
+        goto done;
+    double norm = sqrt(total);
+    out = PyDict_New();
+    if (norm != 0.0)
+        for (Py_ssize_t i = 0; out != NULL && i < m; i++) {
+            PyObject *x = PyFloat_FromDouble(r[i].score / norm);
+            if (x == NULL || PyDict_SetItem(out, r[i].key, x))
+                Py_CLEAR(out);
+            Py_XDECREF(x);
+        }
+done:
+    fsum_free(&f);
+    PyMem_Free(r);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"dot", (PyCFunction)(void (*)(void))k_dot, METH_FASTCALL, NULL},
     {"add_into", (PyCFunction)(void (*)(void))k_add_into, METH_FASTCALL, NULL},
@@ -1633,6 +1696,8 @@ static PyMethodDef methods[] = {
     {"member_vec", (PyCFunction)(void (*)(void))k_member_vec, METH_FASTCALL, NULL},
     {"dots", (PyCFunction)(void (*)(void))k_dots, METH_FASTCALL, NULL},
     {"split_groups", (PyCFunction)(void (*)(void))k_split_groups, METH_FASTCALL, NULL},
+    {"cross_mean", (PyCFunction)(void (*)(void))k_cross_mean, METH_FASTCALL, NULL},
+    {"entity_unit", (PyCFunction)(void (*)(void))k_entity_unit, METH_FASTCALL, NULL},
     {"pair_scores", (PyCFunction)(void (*)(void))k_pair_scores, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };

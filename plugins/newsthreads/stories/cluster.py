@@ -33,11 +33,14 @@ from newsthreads.stories.kernels import (
     NUMBER_KEY,
     add_into,
     count_doc,
+    cross_mean,
     dot,
     dots,
+    entity_unit,
     heaviest,
     idf_local,
     idf_norms,
+    mean,
     member_vec,
     missing,
     names,
@@ -155,9 +158,7 @@ class Member:
 
     def names_vec(self) -> dict[str, float]:
         if self.ents is None:
-            keep = {t: w for t, w in self.vec.items() if t.startswith(ENTITY_PREFIX)}
-            norm = math.sqrt(math.fsum([w * w for w in keep.values()]))
-            self.ents = {t: w / norm for t, w in keep.items()} if norm else {}
+            self.ents = entity_unit(self.vec)
         return self.ents
 
     def item(self) -> Item:
@@ -656,10 +657,7 @@ class Clusterer:
         if n < 2 * p.split_min:
             return {}
         # Sums run in index order, the same in every run: no fsum needed.
-        tri = thread.sims
-        for i in range(len(tri), n):
-            tri.append(dots([self._msim_vec(m) for m in ms[:i]], self._msim_vec(ms[i])))
-        a, b, between, inner = split_groups(tri)
+        a, b, between, inner = split_groups(self._sims(thread))
         if inner is None or min(len(a), len(b)) < p.split_min:
             return {}
         if not self._separable([ms[i] for i in a], [ms[i] for i in b]):
@@ -735,9 +733,19 @@ class Clusterer:
             return dot(a.names_vec(), b.names_vec())
         return dot(a.vec, b.vec)
 
-    def _inner(self, members: list[Member]) -> float:
-        pairs = [self._msim(a, b) for i, b in enumerate(members) for a in members[:i]]
-        return sum(pairs) / len(pairs)
+    def _sims(self, thread: Thread) -> list[list[float]]:
+        """``thread.sims`` filled in for all its members: row i holds ``_msim(m_j, m_i)``
+        for j < i."""
+        ms, tri = thread.members, thread.sims
+        if len(tri) < len(ms):
+            vecs = [self._msim_vec(m) for m in ms]
+            for i in range(len(tri), len(ms)):
+                tri.append(dots(vecs[:i], vecs[i]))
+        return tri
+
+    def _inner(self, thread: Thread) -> float:
+        """The mean similarity of a thread's members to each other (two at least)."""
+        return mean([x for row in self._sims(thread) for x in row])
 
     def _remerge(self, part: Thread, sibling: int | None,
                  among: Iterable[int] | None = None, ratio: float | None = None) -> None:
@@ -752,7 +760,8 @@ class Clusterer:
             for key in part.keys:
                 among.update(st.index.get(key, ()))
         found = {t for t in among if t != part.id and t != sibling and t in st.threads}
-        inner_part = self._inner(part.members)
+        inner_part = self._inner(part)
+        part_vecs = [self._msim_vec(m) for m in part.members]
         best: tuple[float, Thread] | None = None
         for tid in sorted(found, key=lambda t: (st.threads[t].created_seq, t)):
             t = st.threads[tid]
@@ -764,9 +773,8 @@ class Clusterer:
                 if interval_gap_days(part.first_at, part.last_end, t.first_at,
                                      t.last_end) > p.window_days:
                     continue
-            between = sum([self._msim(a, b) for a in t.members for b in part.members]) / (
-                t.n * part.n)
-            inner = min(inner_part, self._inner(t.members)) if t.n > 1 else inner_part
+            between = cross_mean([self._msim_vec(m) for m in t.members], part_vecs)
+            inner = min(inner_part, self._inner(t)) if t.n > 1 else inner_part
             if between >= (ratio or self._ratio(part.members, t.members)) * inner and (
                     best is None or between > best[0]):
                 best = (between, t)

@@ -204,7 +204,21 @@ def dots(vecs: list[dict[str, float]], vec: dict[str, float]) -> list[float]:
     return [PYTHON["dot"](v, vec) for v in vecs]
 
 
-def _mean(values: list[float]) -> float:
+def cross_mean(vecs_a: list[dict[str, float]], vecs_b: list[dict[str, float]]) -> float:
+    """The mean similarity of two groups of members: dot(a, b) for a in one, b in the other."""
+    dot_ = PYTHON["dot"]
+    return mean([dot_(a, b) for a in vecs_a for b in vecs_b])
+
+
+def entity_unit(vec: dict[str, float]) -> dict[str, float]:
+    """``vec`` cut to its entity keys (names, numbers and dates written) and renormalised
+    (exactly rounded norm): what the split repair compares members on."""
+    keep = {t: w for t, w in vec.items() if t.startswith(ENTITY_PREFIX)}
+    norm = math.sqrt(math.fsum([w * w for w in keep.values()]))
+    return {t: w / norm for t, w in keep.items()} if norm else {}
+
+
+def mean(values: list[float]) -> float:
     total = 0.0  # left to right, as the C code adds (``sum()`` is compensated from 3.12)
     for x in values:
         total += x
@@ -236,22 +250,23 @@ def split_groups(tri: list[list[float]]) -> tuple[list[int], list[int], float, f
             row = sim[i]
             ga = [row[j] for j in groups[0] if j != i]
             gb = [row[j] for j in groups[1] if j != i]
-            (a if (_mean(ga) if ga else 0.0) >= (_mean(gb) if gb else 0.0) else b).append(i)
+            (a if (mean(ga) if ga else 0.0) >= (mean(gb) if gb else 0.0) else b).append(i)
         if (a, b) == groups:
             break
         groups = (a, b)
     a, b = groups
-    between = _mean([sim[i][j] for i in a for j in b])
+    between = mean([sim[i][j] for i in a for j in b])
     if min(len(a), len(b)) < 2:
         return a, b, between, None
-    inner = min(_mean([sim[i][j] for i in g for j in g if i < j]) for g in (a, b))
+    inner = min(mean([sim[i][j] for i in g for j in g if i < j]) for g in (a, b))
     return a, b, between, inner
 
 
 PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heaviest,
                                   unit_weighted, names, count_doc, missing, idf_local, pruned,
                                   top_keys_of, idf_norms, ranked_threads, sorted_cut,
-                                  member_vec, dots, split_groups)}
+                                  member_vec, dots, split_groups, cross_mean,
+                                  entity_unit)}
 
 # pair_scores(threads, weighted, entities, language, start, end, precise, xcos, idf, dated,
 # undated) -> [probability]: ``Model.probability(Clusterer.pair(...))`` for each thread in one
@@ -265,8 +280,10 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
         from newsthreads.stories._kernels import (  # type: ignore[no-redef]  # noqa: F811
             add_into,
             count_doc,
+            cross_mean,
             dot,
             dots,
+            entity_unit,
             heaviest,
             idf_local,
             idf_norms,
