@@ -89,6 +89,9 @@ def test_weights_norms_and_rankings(vec: dict[str, float], df: dict[str, int], n
         want = PY[name](vec, idf_cache(df, n_docs), *args)
         assert same(got, want), name
     assert same(C.heaviest(vec, k), PY["heaviest"](vec, k))
+    terms = tuple(sorted(vec))[::2] + ("absent",)
+    assert same(C.title_weight(vec, terms, idf_cache(df, n_docs)),
+                PY["title_weight"](vec, terms, idf_cache(df, n_docs)))
     assert same(C.names(vec), PY["names"](vec))
 
 

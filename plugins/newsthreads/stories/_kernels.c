@@ -1676,6 +1676,34 @@ done:
     return out;
 }
 
+/* title_weight(sums, terms, idf) -> Σ sums.get(t, 0.0)·idf[t] over terms, left to right. */
+static PyObject *k_title_weight(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("title_weight", nargs, 3) || check_dict(args[0], "sums") ||
+        check_dict(args[2], "idf"))
+        return NULL;
+    PyObject *terms = PySequence_Fast(args[1], "terms must be a sequence");
+    if (terms == NULL)
+        return NULL;
+    Idf ic;
+    idf_init(&ic, args[2]);
+    double total = 0.0;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(terms);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(terms, i), *hit;
+        double v = 0.0, w;
+        if ((hit = PyDict_GetItemWithError(args[0], t)) == NULL && PyErr_Occurred())
+            goto fail;
+        if ((hit != NULL && as_double(hit, &v)) || idf_of(&ic, t, &w))
+            goto fail;
+        total += v * w;
+    }
+    Py_DECREF(terms);
+    return PyFloat_FromDouble(total);
+fail:
+    Py_DECREF(terms);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"dot", (PyCFunction)(void (*)(void))k_dot, METH_FASTCALL, NULL},
     {"add_into", (PyCFunction)(void (*)(void))k_add_into, METH_FASTCALL, NULL},
@@ -1698,6 +1726,7 @@ static PyMethodDef methods[] = {
     {"split_groups", (PyCFunction)(void (*)(void))k_split_groups, METH_FASTCALL, NULL},
     {"cross_mean", (PyCFunction)(void (*)(void))k_cross_mean, METH_FASTCALL, NULL},
     {"entity_unit", (PyCFunction)(void (*)(void))k_entity_unit, METH_FASTCALL, NULL},
+    {"title_weight", (PyCFunction)(void (*)(void))k_title_weight, METH_FASTCALL, NULL},
     {"pair_scores", (PyCFunction)(void (*)(void))k_pair_scores, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };

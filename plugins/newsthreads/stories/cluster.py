@@ -51,6 +51,7 @@ from newsthreads.stories.kernels import (
     scaled,
     sorted_cut,
     split_groups,
+    title_weight,
     top_keys,
     top_keys_of,
     unit_weighted,
@@ -1037,6 +1038,5 @@ class Clusterer:
         """How central a title is: its terms' weight in the centroid (most central wins)."""
         if not terms or not thread.norm_text:
             return 0.0
-        idf = self.state.idf_map()
-        total = sum(thread.text.get(t, 0.0) * idf[t] for t in terms)
+        total = title_weight(thread.text, terms, self.state.idf_map())
         return total / (thread.norm_text * math.sqrt(len(terms)))

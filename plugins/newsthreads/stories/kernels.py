@@ -218,6 +218,16 @@ def entity_unit(vec: dict[str, float]) -> dict[str, float]:
     return {t: w / norm for t, w in keep.items()} if norm else {}
 
 
+def title_weight(sums: dict[str, float], terms: tuple[str, ...],
+                 idf: Mapping[str, float]) -> float:
+    """Σ sums[t]·idf[t] over a title's terms (0 for a term the sums lack), left to right:
+    how central a title is to a thread."""
+    total = 0.0
+    for t in terms:
+        total += sums.get(t, 0.0) * idf[t]
+    return total
+
+
 def mean(values: list[float]) -> float:
     total = 0.0  # left to right, as the C code adds (``sum()`` is compensated from 3.12)
     for x in values:
@@ -266,7 +276,7 @@ PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heav
                                   unit_weighted, names, count_doc, missing, idf_local, pruned,
                                   top_keys_of, idf_norms, ranked_threads, sorted_cut,
                                   member_vec, dots, split_groups, cross_mean,
-                                  entity_unit)}
+                                  entity_unit, title_weight)}
 
 # pair_scores(threads, weighted, entities, language, start, end, precise, xcos, idf, dated,
 # undated) -> [probability]: ``Model.probability(Clusterer.pair(...))`` for each thread in one
@@ -297,6 +307,7 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             sorted_cut,
             split_groups,
             squares,
+            title_weight,
             top_keys,
             top_keys_of,
             unit_weighted,
