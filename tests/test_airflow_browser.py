@@ -233,7 +233,15 @@ def test_rest_api_triggers_with_conf(api: Api, news_db: str) -> None:
     assert last == ("files", "ok", 5)
 
 
-def test_rest_api_rethread_dry_run(api: Api) -> None:
+def test_rest_api_rethread_dry_run(api: Api, news_db: str) -> None:
+    # The seeds are in and threaded after the UI test; run alone (``-k``), this test puts
+    # them there itself, as the two DAGs would (both steps are idempotent).
+    from newsthreads.pipeline import ingest_files
+    from newsthreads.stories.service import cluster_pending
+
+    with psycopg.connect(news_db) as conn:
+        ingest_files(conn, [SEEDS])
+        cluster_pending(conn)
     refused = api.post("/api/v2/dags/news_rethread/dagRuns",
                        json={"logical_date": None, "conf": {"dry_run": True}})
     assert refused.status_code == 400, refused.text  # from/to are required Params

@@ -563,25 +563,26 @@ FIRE_COMMON = [
 ]
 FIRES = {
     "kestrel": [
-        "The freighter Albatross Star was moored at Kestrel Bay when the fire broke out.",
+        "The freighter Albatross Star was moored at Kestrel Bay when the fire broke out in 2013.",
         "Captain Imre Valdano said all 14 sailors left the Albatross Star safely.",
-        "Kestrel Bay port director Hanna Morrow praised the firefighters.",
+        "Kestrel Bay port director Hanna Morrow praised the firefighters of 2013.",
         "The Albatross Star was carrying 3200 tonnes of timber to Kestrel Bay.",
-        "Residents of Kestrel Bay were told to keep windows shut because of the smoke.",
+        "Residents of Kestrel Bay were told in 2013 to keep windows shut because of the smoke.",
     ],
     "moorvik": [
-        "The tanker Nordic Lynx was unloading in Moorvik when flames were seen on deck.",
+        "The tanker Nordic Lynx was unloading in Moorvik when flames were seen on deck in 2008.",
         "Captain Sofia Brandt said the 22 crew members of the Nordic Lynx were unhurt.",
-        "Moorvik harbour master Olek Traum closed the northern basin.",
+        "Moorvik harbour master Olek Traum closed the northern basin in 2008.",
         "The Nordic Lynx had arrived in Moorvik with 870 containers from Rotterdam.",
-        "Schools in Moorvik kept children indoors because of the smoke.",
+        "In 2008 schools in Moorvik kept children indoors because of the smoke.",
     ],
 }
 
 
 def fire_texts(seed: int, per_event: int = 8) -> list[tuple[str, str, str]]:
     """(key, event, text): two harbour fires told with the same generic sentences, apart only
-    in who, where and how many; undated, in a shuffled order."""
+    in who, where, how many and the year (what an undated split needs besides names); undated,
+    in a shuffled order."""
     rng = random.Random(seed)
     out = []
     for event, pool in FIRES.items():
@@ -610,7 +611,7 @@ def _fire_partition(seed: int, params: Params) -> tuple[set[frozenset[str]], int
     return {frozenset(g) for g in groups.values()}, clusterer.splits
 
 
-@pytest.mark.parametrize("seed", [3, 9])
+@pytest.mark.parametrize("seed", [9, 11])
 def test_split_repair_undoes_a_wrong_early_join(seed: int) -> None:
     def pure(partition: set[frozenset[str]]) -> bool:
         return all(len({k.split("-")[0] for k in g}) == 1 for g in partition)
@@ -638,9 +639,11 @@ def test_split_repair_keeps_one_story_in_two_languages_together() -> None:
     state = State()
     thread = Thread(id=1, created_seq=1, last_seq=4, n=4, members=members)
     state.add_thread(thread)
-    assert Clusterer(state, params=Params(split_lang=0.0)).split(thread)  # unguarded: split
+    # (undated and naming no years: the untimed rule would hold them together too)
+    unguarded = Params(split_lang=0.0, split_untimed_years=False)
+    assert Clusterer(state, params=unguarded).split(thread)  # unguarded: split
     thread = Thread(id=1, created_seq=1, last_seq=4, n=4, members=members)
-    clusterer = Clusterer(State())
+    clusterer = Clusterer(State(), params=Params(split_untimed_years=False))
     clusterer.state.add_thread(thread)
     assert clusterer.split(thread) == {}
     assert clusterer._separable(members[:2], members[2:]) is False
@@ -717,7 +720,7 @@ def test_split_repair_compares_members_on_entities_and_years() -> None:
 def test_restart_with_split_repair_equals_one_run(clean_db: str) -> None:
     def fire_articles() -> list[Article]:
         out = []
-        for seed in (3, 9):
+        for seed in (9, 11):
             for key, event, text in fire_texts(seed):
                 out.append(_article(f"s{seed}-{key}", event, text.split(". "), "en", None))
         return out
@@ -773,3 +776,39 @@ def test_members_of_threads_past_the_window_are_let_go(clean_db: str) -> None:
         cluster_pending(conn, params=params, batch_size=6)
         assert partition(conn) == one_run
         assert thread_states(conn) == one_state
+
+
+def test_untimed_parts_split_only_when_they_name_different_years() -> None:
+    """Two undated harbour fires apart in names only (no year written): the split repair
+    holds them together unless told to split on names alone; with a year each (2013, 2008)
+    it splits them."""
+    from newsthreads.stories.cluster import Clusterer, State, Thread
+    from newsthreads.stories.items import item_from_fields
+
+    def thread_of(texts: list[str], params: Params) -> tuple[Clusterer, Thread]:
+        clusterer = Clusterer(State(), params=params)
+        thread = Thread(id=1, created_seq=1, last_seq=len(texts))
+        clusterer.state.add_thread(thread)
+        for n, text in enumerate(texts, 1):
+            item = item_from_fields(n, title=None, lead=None, body=text, language="en",
+                                    start=None, end=None)
+            clusterer.join(thread, item)
+            thread.members.append(clusterer.member(item))
+        return clusterer, thread
+
+    def texts(year_k: str, year_m: str) -> list[str]:
+        k, m = FIRES["kestrel"], FIRES["moorvik"]
+        strip = str.maketrans("", "", "0123456789")
+        def told(pool: list[str], year: str, i: int) -> str:
+            picked = [pool[(i + j) % 5].translate(strip).replace(" of .", ".")
+                      .replace(" in .", ".") for j in range(3)]
+            return " ".join([FIRE_COMMON[i % 6], *picked]) + (f" It was {year}." if year else "")
+        return [told(k, year_k, 0), told(k, year_k, 1), told(m, year_m, 0), told(m, year_m, 1)]
+
+    untimed = texts("", "")
+    clusterer, thread = thread_of(untimed, Params())
+    assert clusterer.split(thread) == {}
+    clusterer, thread = thread_of(untimed, Params(split_untimed_years=False))
+    assert clusterer.split(thread)  # names alone would have split them
+    clusterer, thread = thread_of(texts("2013", "2008"), Params())
+    assert clusterer.split(thread)

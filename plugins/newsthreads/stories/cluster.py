@@ -93,6 +93,12 @@ class Params:
     # and by under ``split_year_share`` of the other's) split up to this ratio instead.
     split_ratio_years: float = 0.6
     split_year_share: float = 0.25
+    # Parts without time evidence (one of them has no dated member, so ``split_days`` cannot
+    # hold them together) split only when they name different years: a split needs two
+    # pieces of evidence, different names *and* different times, and the years written are
+    # all the time an undated article tells (on ECB+ every undated split on names alone cut
+    # one story in two).
+    split_untimed_years: bool = True
     # Members are compared on their "entities" (names, numbers and dates written: who, where,
     # when, how many) or on "all" their keys.
     split_on: str = "entities"
@@ -646,9 +652,10 @@ class Clusterer:
         it seed two groups, every member goes to the group it is more like on average (three
         rounds); when both groups have ``split_min`` members, are not apart only by language
         or by two days' news, and the groups' mutual similarity is below ``split_ratio`` ×
-        the weaker group's own (``split_ratio_years`` when they name different years), the
-        thread splits: the group with its first member keeps it,
-        the other opens a new thread, both rebuilt from their members. A wrong early join in
+        the weaker group's own (``split_ratio_years`` when they name different years; parts
+        without time evidence split only then, see ``split_untimed_years``), the thread
+        splits: the group with its first member keeps it, the other opens a new thread, both
+        rebuilt from their members. A wrong early join in
         a small thread (two events of the same kind) is undone once the second event has
         members of its own. Members are alike by ``_msim`` (by default the cosine of what
         they name: people, places, figures, dates). Returns {article: new thread} of the
@@ -661,9 +668,14 @@ class Clusterer:
         a, b, between, inner = split_groups(self._sims(thread))
         if inner is None or min(len(a), len(b)) < p.split_min:
             return {}
-        if not self._separable([ms[i] for i in a], [ms[i] for i in b]):
+        group_a, group_b = [ms[i] for i in a], [ms[i] for i in b]
+        if not self._separable(group_a, group_b):
             return {}
-        if between >= self._ratio([ms[i] for i in a], [ms[i] for i in b]) * inner:
+        years = self._years_differ(group_a, group_b)
+        if not years and p.split_untimed_years and not (
+                any(m.dated for m in group_a) and any(m.dated for m in group_b)):
+            return {}  # names alone, no time evidence: not enough to cut a story
+        if between >= (p.split_ratio_years if years else p.split_ratio) * inner:
             return {}
         keep, move = (a, b) if 0 in a else (b, a)
         return self._split_into(thread, [ms[i] for i in sorted(keep)],
@@ -672,10 +684,13 @@ class Clusterer:
     def _ratio(self, a: list[Member], b: list[Member]) -> float:
         """The split test's ratio for groups ``a`` and ``b``: ``split_ratio_years`` when
         they name different years (``_years_apart``), else ``split_ratio``."""
+        return self.params.split_ratio_years if self._years_differ(a, b) else (
+            self.params.split_ratio)
+
+    def _years_differ(self, a: list[Member], b: list[Member]) -> bool:
+        """Does the years rule apply to groups ``a`` and ``b`` (see ``_years_apart``)?"""
         p = self.params
-        if p.split_ratio_years != p.split_ratio and _years_apart(a, b, p.split_year_share):
-            return p.split_ratio_years
-        return p.split_ratio
+        return p.split_ratio_years != p.split_ratio and _years_apart(a, b, p.split_year_share)
 
     def _separable(self, a: list[Member], b: list[Member]) -> bool:
         """May two groups of a thread be two events? Not when they differ only by language
