@@ -182,6 +182,13 @@ def test_ranked_threads(index: dict[str, set[int]], query: list[str],
     got = C.ranked_threads(index, query, threads)
     want = PY["ranked_threads"](index, query, threads)
     assert [id(t) for t in got] == [id(t) for t in want]
+    for limit in (0, 1, 3, 50):  # candidates: the first ``limit`` that a test accepts
+        def accept(t: SimpleNamespace) -> bool:
+            return t.created_seq % 2 == 0
+
+        got = C.first_ranked(index, query, threads, accept, limit)
+        want = PY["first_ranked"](index, query, threads, accept, limit)
+        assert [id(t) for t in got] == [id(t) for t in want]
 
 
 @settings(max_examples=300, deadline=None)

@@ -773,19 +773,13 @@ static int cand_cmp(const void *pa, const void *pb) {
 
 static PyObject *str_created_seq;
 
-static PyObject *k_ranked_threads(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (check_args("ranked_threads", nargs, 3) || check_dict(args[0], "index") ||
-        check_dict(args[2], "threads"))
-        return NULL;
-    PyObject *index = args[0], *threads = args[2];
-    PyObject *query = PySequence_Fast(args[1], "query must be a sequence");
-    if (query == NULL)
-        return NULL;
-    Py_ssize_t nq = PySequence_Fast_GET_SIZE(query), total = 0, used = 0;
-    PyObject **keys = PySequence_Fast_ITEMS(query);
-    PyObject *out = NULL;
+/* The threads indexed under the keys of ``query`` with how many keys each shares: fills
+ * *out (PyMem_Malloc'ed; ids and borrowed id objects) and returns how many, or -1. */
+static Py_ssize_t count_shared(PyObject *index, PyObject *query, Cand **out) {
     Cand *cands = NULL;
     Py_ssize_t *table = NULL;
+    Py_ssize_t nq = PySequence_Fast_GET_SIZE(query), total = 0, used = 0;
+    PyObject **keys = PySequence_Fast_ITEMS(query);
     for (Py_ssize_t q = 0; q < nq; q++) {
         PyObject *posting = PyDict_GetItemWithError(index, keys[q]);
         if (posting == NULL && PyErr_Occurred())
@@ -869,22 +863,47 @@ static PyObject *k_ranked_threads(PyObject *self, PyObject *const *args, Py_ssiz
         if (PyErr_Occurred())
             goto done;
     }
-    for (Py_ssize_t i = 0; i < used; i++) {
+    PyMem_Free(table);
+    *out = cands;
+    return used;
+done:
+    PyMem_Free(cands);
+    PyMem_Free(table);
+    return -1;
+}
+
+/* Resolve cands[0..n) to their thread objects (borrowed from ``threads``) and creation. */
+static int resolve(Cand *cands, Py_ssize_t n, PyObject *threads) {
+    for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *thread = PyDict_GetItemWithError(threads, cands[i].obj);
         if (thread == NULL) {
             if (!PyErr_Occurred())
                 PyErr_SetObject(PyExc_KeyError, cands[i].obj);
-            goto done;
+            return -1;
         }
         PyObject *created = PyObject_GetAttr(thread, str_created_seq);
         if (created == NULL)
-            goto done;
+            return -1;
         cands[i].created = PyLong_AsLongLong(created);
         Py_DECREF(created);
         if (cands[i].created == -1 && PyErr_Occurred())
-            goto done;
-        cands[i].obj = thread; /* borrowed from threads */
+            return -1;
+        cands[i].obj = thread;
     }
+    return 0;
+}
+
+static PyObject *k_ranked_threads(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("ranked_threads", nargs, 3) || check_dict(args[0], "index") ||
+        check_dict(args[2], "threads"))
+        return NULL;
+    PyObject *query = PySequence_Fast(args[1], "query must be a sequence"), *out = NULL;
+    if (query == NULL)
+        return NULL;
+    Cand *cands = NULL;
+    Py_ssize_t used = count_shared(args[0], query, &cands);
+    if (used < 0 || resolve(cands, used, args[2]))
+        goto done;
     qsort(cands, (size_t)used, sizeof(Cand), cand_cmp);
     out = PyList_New(used);
     if (out != NULL)
@@ -894,7 +913,64 @@ static PyObject *k_ranked_threads(PyObject *self, PyObject *const *args, Py_ssiz
         }
 done:
     PyMem_Free(cands);
-    PyMem_Free(table);
+    Py_DECREF(query);
+    return out;
+}
+
+/* first_ranked(index, query, threads, accept, limit) -> the first ``limit`` threads of
+ * ranked_threads(index, query, threads) for which accept(thread) is true. Threads sharing
+ * many keys come first, so the many that share one key are looked up and sorted only when
+ * the better ranks did not fill the list. */
+static PyObject *k_first_ranked(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (check_args("first_ranked", nargs, 5) || check_dict(args[0], "index") ||
+        check_dict(args[2], "threads"))
+        return NULL;
+    Py_ssize_t limit = PyLong_AsSsize_t(args[4]);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *query = PySequence_Fast(args[1], "query must be a sequence"), *out = NULL;
+    if (query == NULL)
+        return NULL;
+    Cand *cands = NULL, *order = NULL;
+    Py_ssize_t used = count_shared(args[0], query, &cands), top = 0;
+    if (used < 0)
+        goto done;
+    out = PyList_New(0);
+    order = PyMem_Malloc((used ? used : 1) * sizeof(Cand));
+    if (out == NULL || order == NULL) {
+        if (order == NULL)
+            PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < used; i++)
+        if (cands[i].count > top)
+            top = cands[i].count;
+    for (Py_ssize_t count = top; count >= 1 && PyList_GET_SIZE(out) < limit; count--) {
+        Py_ssize_t m = 0;
+        for (Py_ssize_t i = 0; i < used; i++)
+            if (cands[i].count == count)
+                order[m++] = cands[i];
+        if (m == 0)
+            continue;
+        if (resolve(order, m, args[2])) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        qsort(order, (size_t)m, sizeof(Cand), cand_cmp);
+        for (Py_ssize_t i = 0; i < m && PyList_GET_SIZE(out) < limit; i++) {
+            PyObject *verdict = PyObject_CallOneArg(args[3], order[i].obj);
+            int ok = verdict == NULL ? -1 : PyObject_IsTrue(verdict);
+            Py_XDECREF(verdict);
+            if (ok < 0 || (ok && PyList_Append(out, order[i].obj))) {
+                Py_CLEAR(out);
+                goto done;
+            }
+        }
+    }
+done:
+    PyMem_Free(order);
+    PyMem_Free(cands);
     Py_DECREF(query);
     return out;
 }
@@ -1727,6 +1803,7 @@ static PyMethodDef methods[] = {
     {"cross_mean", (PyCFunction)(void (*)(void))k_cross_mean, METH_FASTCALL, NULL},
     {"entity_unit", (PyCFunction)(void (*)(void))k_entity_unit, METH_FASTCALL, NULL},
     {"title_weight", (PyCFunction)(void (*)(void))k_title_weight, METH_FASTCALL, NULL},
+    {"first_ranked", (PyCFunction)(void (*)(void))k_first_ranked, METH_FASTCALL, NULL},
     {"pair_scores", (PyCFunction)(void (*)(void))k_pair_scores, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };

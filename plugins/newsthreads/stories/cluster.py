@@ -37,6 +37,7 @@ from newsthreads.stories.kernels import (
     dot,
     dots,
     entity_unit,
+    first_ranked,
     heaviest,
     idf_local,
     idf_norms,
@@ -47,7 +48,6 @@ from newsthreads.stories.kernels import (
     pair_scores,
     pruned,
     quantised_df,
-    ranked_threads,
     scaled,
     sorted_cut,
     split_groups,
@@ -830,13 +830,8 @@ class Clusterer:
 
     def candidates(self, item: Item, query: list[str]) -> list[Thread]:
         st = self.state
-        out = []
-        for thread in ranked_threads(st.index, query, st.threads):  # most shared keys first
-            if self.eligible(thread, item):
-                out.append(thread)
-                if len(out) >= self.params.max_candidates:
-                    break
-        return out
+        return first_ranked(st.index, query, st.threads,  # most shared keys first
+                            lambda thread: self.eligible(thread, item), self.params.max_candidates)
 
     def shortlist(self, item: Item, candidates: list[Thread],
                   weighted: tuple[dict[str, float], ...]) -> list[Thread]:

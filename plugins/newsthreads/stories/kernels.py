@@ -179,6 +179,19 @@ def ranked_threads(index: Mapping[str, set[int]], query: list[str],
     return [threads[tid] for _, _, tid in ranked]
 
 
+def first_ranked(index: Mapping[str, set[int]], query: list[str], threads: Mapping[int, Any],
+                 accept: Any, limit: int) -> list[Any]:
+    """The first ``limit`` threads of ``ranked_threads`` that ``accept`` (a pure test)
+    passes: an article's candidate threads."""
+    out: list[Any] = []
+    for thread in PYTHON["ranked_threads"](index, query, threads):
+        if len(out) >= limit:
+            break
+        if accept(thread):
+            out.append(thread)
+    return out
+
+
 def sorted_cut(vec: dict[str, float], idf: Mapping[str, float], k: int) -> dict[str, float]:
     """``vec`` cut to its k keys of heaviest weight × IDF (all when it has no more), in key
     order: how a small thread's member keeps an article's vectors."""
@@ -276,7 +289,7 @@ PYTHON = {f.__name__: f for f in (dot, add_into, scaled, squares, top_keys, heav
                                   unit_weighted, names, count_doc, missing, idf_local, pruned,
                                   top_keys_of, idf_norms, ranked_threads, sorted_cut,
                                   member_vec, dots, split_groups, cross_mean,
-                                  entity_unit, title_weight)}
+                                  entity_unit, title_weight, first_ranked)}
 
 # pair_scores(threads, weighted, entities, language, start, end, precise, xcos, idf, dated,
 # undated) -> [probability]: ``Model.probability(Clusterer.pair(...))`` for each thread in one
@@ -294,6 +307,7 @@ if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
             dot,
             dots,
             entity_unit,
+            first_ranked,
             heaviest,
             idf_local,
             idf_norms,
