@@ -7,13 +7,18 @@ worker's result is used only for rows that are still exactly what it analysed (a
 an edit may have moved them meanwhile); anything else is analysed here, so the result is the
 same with or without the worker, and where none can start analysis stays in this process.
 The worker is a plain subprocess over pipes (``newsthreads.childproc`` says why not
-``multiprocessing``).
+``multiprocessing``). Sending a batch to it and reading its answer happen on a thread of
+their own: both wait on the pipe without the GIL, so clustering goes on meanwhile (written
+from the clustering thread, a batch's 4 MB took half a second to cross when PostgreSQL and
+the worker kept both cores busy).
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import subprocess
+import threading
 
 from newsthreads import childproc
 from newsthreads.gcpolicy import relaxed_gc
@@ -44,6 +49,8 @@ class Prefetcher:
     def __init__(self, enabled: bool) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._sent: list[ArticleRow] | None = None
+        self._io: threading.Thread | None = None  # sends the batch, reads the answer
+        self._answer: bytes | BaseException | None = None
         if not enabled:
             return
         try:
@@ -59,23 +66,32 @@ class Prefetcher:
         """Start analysing ``rows`` (the next batch) in the worker."""
         if self._proc is None or not rows:
             return
-        assert self._proc.stdin is not None
+        self._sent, self._answer = rows, None
+        self._io = threading.Thread(target=self._exchange, args=(self._proc, rows),
+                                    name="newsthreads-analysis-io", daemon=True)
+        self._io.start()
+
+    def _exchange(self, proc: subprocess.Popen[bytes], rows: list[ArticleRow]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
         try:
-            childproc.send(self._proc.stdin, rows)
-            self._sent = rows
-        except (OSError, ValueError) as exc:
-            log.warning("analysis worker gone (%s); analysing in this process", exc)
-            self.close()
+            childproc.send(proc.stdin, rows)
+            self._answer = childproc.receive_bytes(proc.stdout)
+        except BaseException as exc:  # handed to items(), which falls back to this process
+            self._answer = exc
 
     def items(self, rows: list[ArticleRow]) -> list[Item]:
         """Items for ``rows``: the worker's where it analysed exactly these rows, the rest
         analysed here."""
         done: dict[int, tuple[ArticleRow, tuple[Item, bytes]]] = {}
-        if self._sent is not None and self._proc is not None:
+        if self._sent is not None and self._proc is not None and self._io is not None:
             sent, self._sent = self._sent, None
-            assert self._proc.stdout is not None
+            self._io.join()
+            self._io, answer, self._answer = None, self._answer, None
             try:
-                status, result = childproc.receive(self._proc.stdout)
+                if isinstance(answer, BaseException):
+                    raise answer
+                assert answer is not None
+                status, result = pickle.loads(answer)
                 if status != "ok":
                     raise RuntimeError(result)
                 done = {row.id: (row, wire) for row, wire in zip(sent, result, strict=True)}
@@ -91,12 +107,14 @@ class Prefetcher:
 
     def close(self) -> float | None:
         """Stop the worker; returns its peak RSS in MB (Linux), for the run's log."""
-        proc, pending = self._proc, self._sent is not None
-        self._proc, self._sent = None, None
+        proc, pending, io = self._proc, self._sent is not None, self._io
+        self._proc, self._sent, self._io = None, None, None
         if proc is None:
             return None
         peak = childproc.peak_rss_mb(proc.pid)
         if pending:  # an answer nobody will read: the worker may be blocked writing it
             proc.kill()
+        if io is not None:
+            io.join(timeout=30)  # the pipe closed under it: it ends
         childproc.stop(proc, timeout=30)
         return peak
