@@ -156,24 +156,13 @@ static int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t want) {
 }
 
 /* dot(vec, centroid) -> Σ vec[t]·centroid[t] over vec's terms found in centroid. */
+static int cos_of(PyObject *vec, PyObject *cen, double norm, double *out);
+
 static PyObject *k_dot(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (check_args("dot", nargs, 2) || check_dict(args[0], "vec") || check_dict(args[1], "centroid"))
         return NULL;
-    PyObject *vec = args[0], *cen = args[1], *key, *val;
-    Py_ssize_t pos = 0;
-    double dot = 0.0, w, c;
-    while (PyDict_Next(vec, &pos, &key, &val)) {
-        PyObject *hit = PyDict_GetItemWithError(cen, key);
-        if (hit == NULL) {
-            if (PyErr_Occurred())
-                return NULL;
-            continue;
-        }
-        if (as_double(val, &w) || as_double(hit, &c))
-            return NULL;
-        dot += w * c;
-    }
-    return PyFloat_FromDouble(dot);
+    double dot;
+    return cos_of(args[0], args[1], 1.0, &dot) ? NULL : PyFloat_FromDouble(dot);
 }
 
 /* add_into(sums, vec, idf, sq) -> sq': sums[t] += vec[t] in place, and the squared

@@ -745,9 +745,7 @@ class Clusterer:
         """How alike two members are, for the split repair: the cosine of their entity
         vectors (names, numbers and dates written) when ``split_on`` is "entities", of their
         whole vectors when it is "all"."""
-        if self.params.split_on == "entities":
-            return dot(a.names_vec(), b.names_vec())
-        return dot(a.vec, b.vec)
+        return dot(self._msim_vec(a), self._msim_vec(b))
 
     def _sims(self, thread: Thread) -> list[list[float]]:
         """``thread.sims`` filled in for all its members: row i holds ``_msim(m_j, m_i)``
