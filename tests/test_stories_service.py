@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -366,14 +367,56 @@ def test_forgetting_document_frequencies_changes_nothing(clean_db: str,
     forgotten: list[int] = []
     real = cluster.State.forget_df
 
-    def counting(self: cluster.State) -> int:
-        forgotten.append(real(self))
+    def counting(self: cluster.State, keep: Iterable[str] = ()) -> int:
+        forgotten.append(real(self, keep))
         return forgotten[-1]
 
     monkeypatch.setattr(service, "DF_KEEP_MIN", 1)
     monkeypatch.setattr(cluster.State, "forget_df", counting)
     assert run() == kept
     assert sum(forgotten) > 0  # terms were really dropped and loaded back
+
+
+def test_forgotten_counts_come_back_equal_while_a_batch_is_being_written(
+        clean_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory is bounded without waiting for the batch in flight: counts it increments are
+    kept, the rest come back from the database. With a slow writer (every batch takes
+    0.3 s to commit), each count loaded back must be the one that was dropped: a count of the
+    uncommitted batch, forgotten, would come back without that batch's increments."""
+    import time
+
+    from newsthreads.stories import cluster, service, writeback
+
+    articles = synthetic_articles(per_story=8, seed=5)
+    params = Params(window_days=10, sweep_every=3, undated_span=4, dup_span=4)
+    dropped: dict[str, int] = {}
+    reloaded: list[tuple[str, int, int]] = []
+    forget, load, write = (cluster.State.forget_df, cluster.State._load_df,
+                           writeback.write_batch)
+
+    def forgetting(self: cluster.State, keep: Iterable[str] = ()) -> int:
+        before = dict(self.df)
+        n = forget(self, keep)
+        dropped.update({t: c for t, c in before.items() if t not in self.df})
+        return n
+
+    def loading(self: cluster.State, absent: list[str]) -> None:
+        load(self, absent)
+        reloaded.extend((t, dropped.pop(t), self.df[t]) for t in absent if t in dropped)
+
+    def slow_write(conn: psycopg.Connection, batch: writeback.Batch) -> int:
+        time.sleep(0.3)
+        return write(conn, batch)
+
+    monkeypatch.setattr(service, "DF_KEEP_MIN", 1)
+    monkeypatch.setattr(cluster.State, "forget_df", forgetting)
+    monkeypatch.setattr(cluster.State, "_load_df", loading)
+    monkeypatch.setattr(writeback, "write_batch", slow_write)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+        cluster_pending(conn, params=params, batch_size=6, worker=False)
+    assert reloaded  # counts were dropped while batches were in flight, and loaded back
+    assert [(t, was) for t, was, now in reloaded if was != now] == []
 
 
 def _cluster_in_daemon(url: str) -> None:

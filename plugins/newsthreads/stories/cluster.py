@@ -290,20 +290,21 @@ class State:
     _epoch: int = field(default=-1, repr=False)
     _nq: float = field(default=0.0, repr=False)
 
-    def forget_df(self) -> int:
+    def forget_df(self, keep: Iterable[str] = ()) -> int:
         """Drop the counts (and cached IDF) of terms no thread in memory holds, so memory is
         bounded by the active window, not the archive. Only with a ``df_loader`` (the counts
-        are in the database and come back on demand, with the same values) and only when
-        the database has every increment counted here. Returns how many were dropped."""
+        are in the database and come back on demand, with the same values); terms whose
+        counts the database may not have yet (a batch still being written) are in ``keep``.
+        Returns how many were dropped."""
         if self.df_loader is None:
             return 0
-        keep: set[str] = set()
+        held = set(keep)
         for thread in self.threads.values():
-            keep.update(thread.text, thread.ents, thread.xling)
+            held.update(thread.text, thread.ents, thread.xling)
         before = len(self.df)
-        self.df = {t: c for t, c in self.df.items() if t in keep}
+        self.df = {t: c for t, c in self.df.items() if t in held}
         idf = self._idf
-        for t in [t for t in idf if t not in keep]:
+        for t in [t for t in idf if t not in held]:
             del idf[t]
         return before - len(self.df)
 

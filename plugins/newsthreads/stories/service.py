@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
@@ -53,8 +53,10 @@ log = logging.getLogger(__name__)
 BATCH = 2000  # articles a transaction: larger batches write each common term's document
 # frequency and each busy thread's vectors once for more articles (a 1,000-article batch
 # upserts ~43,000 terms and ~330 threads)
-FIRST_BATCH = 200  # analysed here while the worker starts on the second (batch boundaries
-# change no decision, so a short first batch only shortens the time nothing overlaps)
+FIRST_BATCH = 200  # analysed here while the worker starts on the second; the next batches
+# double up to BATCH, so the worker is never asked for much more than the clustering of the
+# batch before takes (batch boundaries change no decision: short batches only shorten the
+# time nothing overlaps)
 VACUUM_EVERY = 5  # batches between VACUUMs of the state tables (see store.vacuum_state)
 DF_KEEP_MIN = 200_000  # document frequencies held in memory before forgetting unused ones
 
@@ -254,11 +256,12 @@ class _Runner:
         """Have the document frequencies outgrown what was kept last time?"""
         return len(self.state.df) > max(DF_KEEP_MIN, 2 * self._df_kept)
 
-    def bound_memory(self) -> None:
-        """After a committed batch, forget document frequencies no active thread needs once
-        they outgrow what was kept last time (amortised: the check walks every active term)."""
+    def bound_memory(self, pending: Iterable[str] = ()) -> None:
+        """Forget document frequencies no active thread needs once they outgrow what was
+        kept last time (amortised: the check walks every active term). The counts of
+        ``pending`` (a batch not yet committed) are kept: the database does not have them."""
         if self.needs_bounding():
-            self.state.forget_df()
+            self.state.forget_df(keep=pending)
             self._df_kept = len(self.state.df)
 
     def snapshot(self, assignments: list[dict], increments: dict[str, int]) -> Batch:
@@ -275,12 +278,23 @@ class _Runner:
                       increments=store.df_params(increments),
                       counters=(st.n_docs, st.seq, st.hwm), touched=[t.id for t in touched],
                       signed=[a["article_id"] for a in assignments if a["minhash"] is not None],
+                      counted=increments.keys(),
                       splits=writes)
         self.stats.splits += self.clusterer.splits
         self.stats.merges += self.clusterer.merges
         self.clusterer.splits = self.clusterer.merges = 0
         self.stats.batches += 1
         return batch
+
+
+def _batch_sizes(batch_size: int, ramp: bool) -> Iterator[int]:
+    """Batch sizes of a run: with a worker, ``FIRST_BATCH`` doubling up to ``batch_size``
+    (analysing a batch takes about half as long as clustering one, so the worker keeps up
+    from the first batch on); without, ``batch_size`` throughout."""
+    size = min(batch_size, FIRST_BATCH) if ramp else batch_size
+    while True:
+        yield size
+        size = min(batch_size, 2 * size)
 
 
 def _split_writes(done: Settled, threads: list[Thread],
@@ -387,14 +401,15 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
     database), VACUUM."""
     with conn.transaction():
         runner = _Runner(conn, params, model, stats, writer=writer)
-    size = min(batch_size, FIRST_BATCH) if prefetch.active else batch_size
+    sizes = _batch_sizes(batch_size, prefetch.active)
+    size = next(sizes)
     while queue:
         with conn.transaction():
             ids = [queue.pop() for _ in range(min(size, len(queue)))]
-            size = batch_size
+            size = next(sizes)
             rows = store.still_pending(conn, ids)  # an edit or a rethread may have moved some
             if prefetch.active and queue:
-                upcoming = store.still_pending(conn, queue[:-batch_size - 1:-1])
+                upcoming = store.still_pending(conn, queue[:-size - 1:-1])
             else:
                 upcoming = []
         items = prefetch.items(rows)
@@ -403,13 +418,13 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
             continue
         with conn.transaction():  # document frequencies and late threads read on demand
             batch = runner.process(items, run_id)
-        writer.submit(batch)
+        vacuum = (store.vacuum_state if (stats.batches % VACUUM_EVERY == 0 and queue)
+                  else None)
+        writer.submit(batch, then=vacuum)  # VACUUM after the commit, on the writer's thread
         runner.clusterer.sweep()
-        if runner.needs_bounding():
-            writer.wait()
-            runner.bound_memory()
-        if stats.batches % VACUUM_EVERY == 0 and queue:
-            writer.run_idle(store.vacuum_state)
+        # Every batch before this one is committed (submit waited for it): what is not in
+        # memory comes back from the database, except the counts of the batch in flight.
+        runner.bound_memory(pending=batch.counted)
     writer.wait()
     swept = runner.clusterer.settle().outgrown
     if swept:  # members of threads the last sweep let go (see Clusterer.sweep)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,7 @@ class Batch:
     counters: tuple[int, int, Any]  # n_docs, seq, hwm
     touched: list[int] = field(default_factory=list)  # thread ids, for imputed dates
     signed: list[int] = field(default_factory=list)  # articles whose signatures it writes
+    counted: Collection[str] = ()  # keys whose document frequencies it increments
     splits: SplitWrites = field(default_factory=SplitWrites)
 
 
@@ -97,22 +98,30 @@ class BatchWriter:
     def background(self) -> bool:
         return self._own is not None
 
-    def submit(self, batch: Batch) -> None:
-        """Write ``batch`` (in the background when a second connection exists)."""
+    def submit(self, batch: Batch,
+               then: Callable[[psycopg.Connection], Any] | None = None) -> None:
+        """Write ``batch`` (in the background when a second connection exists), then run
+        ``then`` on the same connection outside the transaction (VACUUM, which must not
+        hold up the clustering: it used to wait for the batch in flight, then for itself)."""
         self.wait()
         if self._own is None:
             with self.conn.transaction():
                 self._done(write_batch(self.conn, batch))
+            if then is not None:
+                then(self.conn)
             return
         self._inflight = batch
-        self._thread = threading.Thread(target=self._run, args=(self._own, batch),
+        self._thread = threading.Thread(target=self._run, args=(self._own, batch, then),
                                         name="newsthreads-batch-writer", daemon=True)
         self._thread.start()
 
-    def _run(self, conn: psycopg.Connection, batch: Batch) -> None:
+    def _run(self, conn: psycopg.Connection, batch: Batch,
+             then: Callable[[psycopg.Connection], Any] | None) -> None:
         try:
             with conn.transaction():
                 self._done(write_batch(conn, batch))
+            if then is not None:
+                then(conn)
         except BaseException as exc:  # handed to the clustering thread by wait()
             self._error = exc
 
@@ -135,11 +144,6 @@ class BatchWriter:
         fetch can be in it (what it wrote is all still in memory)."""
         if self._inflight is not None and not settled(self._inflight):
             self.wait()
-
-    def run_idle(self, job: Callable[[psycopg.Connection], Any]) -> Any:
-        """Run ``job`` on the writer's connection once nothing is in flight (VACUUM)."""
-        self.wait()
-        return job(self._own if self._own is not None else self.conn)
 
     def close(self) -> None:
         """Wait for the batch in flight (errors are the caller's, from ``wait``) and close
