@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import psycopg
 import pytest
 from conftest import SEEDS, truncate_all
@@ -23,6 +24,7 @@ from newsthreads.stories.cluster import Params
 from newsthreads.stories.items import item_from_row
 from newsthreads.stories.prefetch import Prefetcher
 from newsthreads.stories.service import cluster_pending, rethread
+from psycopg.types.json import Jsonb
 
 # -- a small synthetic world: stories with sentence pools ----------------------------------------
 
@@ -140,12 +142,16 @@ def thread_states(conn: psycopg.Connection) -> dict[frozenset[str], tuple]:
     """Each thread's saved clustering state, keyed by its members (ids may differ)."""
     rows = conn.execute(
         "SELECT array_agg(a.source_key ORDER BY a.source_key), v.n, v.keys, v.top_ents, "
-        "v.norm_text, v.norm_ents, v.norm_xling, v.norm_epoch, v.text_tf, t.label "
+        "v.norm_text, v.norm_ents, v.norm_xling, v.norm_epoch, t.label, v.packed, "
+        "jsonb_build_array(v.text_tf, v.ents_tf, v.xling_tf, v.langs, v.display) "
         "FROM thread_vectors v JOIN threads t ON t.id = v.thread_id "
         "JOIN thread_articles ta ON ta.thread_id = v.thread_id "
         "JOIN articles a ON a.id = ta.article_id "
         "GROUP BY v.thread_id, t.label").fetchall()
-    return {frozenset(r[0]): tuple(r[1:]) for r in rows}
+    # The term sums, languages and display forms, as saved, packed (migration 009) or in
+    # the jsonb columns of before (their order is not state)
+    return {frozenset(r[0]): (*r[1:-2], [sorted(d.items()) for d in (
+        msgspec.msgpack.decode(r[-2]) if r[-2] is not None else r[-1])]) for r in rows}
 
 
 def story_of(key: str) -> str:
@@ -760,14 +766,16 @@ def test_split_repair_compares_members_on_entities_and_years() -> None:
     assert isinstance(canonical(a.features), type(a.features))
 
 
-def test_restart_with_split_repair_equals_one_run(clean_db: str) -> None:
-    def fire_articles() -> list[Article]:
-        out = []
-        for seed in (9, 11):
-            for key, event, text in fire_texts(seed):
-                out.append(_article(f"s{seed}-{key}", event, text.split(". "), "en", None))
-        return out
+def fire_articles() -> list[Article]:
+    """Two same-kind events whose first articles join wrongly: the split repair at work."""
+    out = []
+    for seed in (9, 11):
+        for key, event, text in fire_texts(seed):
+            out.append(_article(f"s{seed}-{key}", event, text.split(". "), "en", None))
+    return out
 
+
+def test_restart_with_split_repair_equals_one_run(clean_db: str) -> None:
     params = Params(sweep_every=4)
     with psycopg.connect(clean_db) as conn:
         insert(conn, fire_articles())
@@ -855,3 +863,54 @@ def test_untimed_parts_split_only_when_they_name_different_years() -> None:
     assert clusterer.split(thread)  # names alone would have split them
     clusterer, thread = thread_of(texts("2013", "2008"), Params())
     assert clusterer.split(thread)
+
+
+def loaded(conn: psycopg.Connection, params: Params) -> dict[int, tuple]:
+    """The threads a run starts from, as ``load_state`` reads them: sums, languages,
+    display forms and the kept members of small threads."""
+    from newsthreads.stories.service import load_state
+
+    with conn.transaction():
+        state = load_state(conn, params)
+    return {t.id: (sorted(t.text.items()), sorted(t.ents.items()), sorted(t.xling.items()),
+                   t.langs, t.display, [(m.article_id, m.vec, m.features) for m in t.members])
+            for t in state.threads.values()}
+
+
+def test_state_saved_before_packing_is_read_back_the_same(clean_db: str) -> None:
+    """Migration 009 packs thread sums and members' features (msgpack in ``packed``); rows
+    written before it keep their jsonb columns. A run that continues from such rows makes
+    the decisions and saves the state of one long run, and rewrites what it touches packed."""
+    params = Params(sweep_every=4)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, fire_articles())
+        cluster_pending(conn, params=params, batch_size=5)
+        one_run, one_state = partition(conn), thread_states(conn)
+    truncate_all(clean_db)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, fire_articles())
+        cluster_pending(conn, params=params, limit=13, batch_size=5)
+        packed_state = loaded(conn, params)
+        assert any(members for *_, members in packed_state.values())
+        # as the code before 009 wrote them: jsonb columns, nothing packed
+        for thread_id, packed in conn.execute(
+                "SELECT thread_id, packed FROM thread_vectors").fetchall():
+            text, ents, xling, langs, display = msgspec.msgpack.decode(packed)
+            conn.execute("UPDATE thread_vectors SET text_tf = %s, ents_tf = %s, xling_tf = %s,"
+                         " langs = %s, display = %s, packed = NULL WHERE thread_id = %s",
+                         (Jsonb(text), Jsonb(ents), Jsonb(xling), Jsonb(langs), Jsonb(display),
+                          thread_id))
+        for article_id, packed in conn.execute(
+                "SELECT article_id, packed FROM thread_member_features").fetchall():
+            conn.execute("UPDATE thread_member_features SET features = %s, packed = NULL "
+                         "WHERE article_id = %s", (Jsonb(msgspec.msgpack.decode(packed)),
+                                                   article_id))
+        conn.commit()
+        assert loaded(conn, params) == packed_state  # threads and members read back equal
+    with psycopg.connect(clean_db) as conn:
+        cluster_pending(conn, params=params, batch_size=5)
+        assert partition(conn) == one_run
+        assert thread_states(conn) == one_state
+        touched = conn.execute("SELECT count(*) FILTER (WHERE packed IS NOT NULL), count(*) "
+                               "FROM thread_vectors").fetchone()
+        assert touched is not None and 0 < touched[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -194,7 +194,22 @@ def allocate_thread_ids(conn: psycopg.Connection, n: int) -> list[int]:
 
 _VECTOR_COLUMNS = ("thread_id, created_seq, last_seq, n, first_at, last_end, precise_first, "
                    "precise_end, text_tf, ents_tf, xling_tf, langs, display, keys, top_ents, "
-                   "norm_text, norm_ents, norm_xling, norm_epoch, title, title_terms")
+                   "norm_text, norm_ents, norm_xling, norm_epoch, title, title_terms, packed")
+# A thread's term sums, languages and display forms: one msgpack value (migration 009),
+# or the jsonb columns of a row written before it.
+_PACKED = ("text_tf", "ents_tf", "xling_tf", "langs", "display")
+_pack = msgspec.msgpack.Encoder().encode
+_unpack = msgspec.msgpack.Decoder().decode
+
+
+def _thread_rows(cur: psycopg.Cursor[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of ``_VECTOR_COLUMNS``, the packed values unpacked into their columns."""
+    rows = cur.fetchall()
+    for row in rows:
+        packed = row.pop("packed")
+        if packed is not None:
+            row.update(zip(_PACKED, _unpack(packed), strict=True))
+    return rows
 
 
 def active_thread_rows(conn: psycopg.Connection, since: datetime | None,
@@ -204,7 +219,7 @@ def active_thread_rows(conn: psycopg.Connection, since: datetime | None,
         cur.execute(f"SELECT {_VECTOR_COLUMNS} FROM thread_vectors "
                     "WHERE last_seq > %s OR (%s::timestamptz IS NOT NULL AND last_end >= %s) "
                     "ORDER BY created_seq", (min_seq, since, since))
-        return cur.fetchall()
+        return _thread_rows(cur)
 
 
 def thread_rows(conn: psycopg.Connection, thread_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -212,7 +227,7 @@ def thread_rows(conn: psycopg.Connection, thread_ids: Sequence[int]) -> list[dic
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"SELECT {_VECTOR_COLUMNS} FROM thread_vectors "
                     "WHERE thread_id = ANY(%s) ORDER BY created_seq", (list(thread_ids),))
-        return cur.fetchall()
+        return _thread_rows(cur)
 
 
 def late_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime, keys: list[str],
@@ -224,7 +239,7 @@ def late_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime, keys:
                     "WHERE keys && %s::text[] AND last_end >= %s AND first_at <= %s "
                     "AND NOT (thread_id = ANY(%s)) ORDER BY created_seq",
                     (keys, lo, hi, sorted(exclude)))
-        return cur.fetchall()
+        return _thread_rows(cur)
 
 
 SignatureRow = tuple[int, int, bytes, int, int | None, datetime | None, datetime | None, int]
@@ -256,10 +271,24 @@ def signatures_between(conn: psycopg.Connection, lo: datetime, hi: datetime) -> 
     return _signature_rows(rows)
 
 
-def thread_params(rows: list[dict[str, Any]]) -> bytes:
-    """Thread rows (``thread_id`` … ``label``) as one ``save_threads`` parameter, encoded
-    now: the clustering goes on changing the dicts while a background writer sends it."""
-    return _json(sorted(rows, key=lambda r: r["thread_id"]))
+@dataclass(frozen=True)
+class ThreadParams:
+    """Thread rows as ``save_threads`` sends them: the scalar columns as one JSON array, the
+    packed values (``_PACKED``) as a bytea array beside it, both in thread-id order."""
+
+    rows: bytes
+    ids: list[int]
+    packed: list[bytes]
+
+
+def thread_params(rows: list[dict[str, Any]]) -> ThreadParams:
+    """Thread rows (``thread_id`` … ``label``) as ``save_threads`` parameters, encoded
+    now: the clustering goes on changing the dicts while a background writer sends them."""
+    rows = sorted(rows, key=lambda r: r["thread_id"])
+    return ThreadParams(
+        rows=_json([{k: v for k, v in r.items() if k not in _PACKED} for r in rows]),
+        ids=[r["thread_id"] for r in rows],
+        packed=[_pack([r[k] for k in _PACKED]) for r in rows])
 
 
 # A batch saves every thread it touched (three term dicts of up to ~1,000 entries each, for
@@ -273,34 +302,34 @@ _json = msgspec.json.encode
 _THREAD_RECORD = """jsonb_to_recordset(%s::jsonb) AS r(
         thread_id bigint, created_seq bigint, last_seq bigint, n integer,
         first_at timestamptz, last_end timestamptz, precise_first timestamptz,
-        precise_end timestamptz, text_tf jsonb, ents_tf jsonb, xling_tf jsonb, langs jsonb,
-        display jsonb, keys text[], top_ents text[], norm_text double precision,
+        precise_end timestamptz, keys text[], top_ents text[], norm_text double precision,
         norm_ents double precision, norm_xling double precision, norm_epoch integer,
         title text, title_terms text[], label text)"""
 # One statement, the parameter parsed once: the threads rows (label, span) in a CTE, the
 # vectors (which reference them) in the main insert; the foreign key is checked at the end of
 # the statement, when both are in.
 _UPSERT_VECTORS = f"""
-    WITH r AS MATERIALIZED (SELECT * FROM {_THREAD_RECORD}),
+    WITH r AS MATERIALIZED (
+        SELECT r.*, p.packed FROM {_THREAD_RECORD}
+        JOIN unnest(%s::bigint[], %s::bytea[]) AS p(thread_id, packed) USING (thread_id)),
     t AS (
         INSERT INTO threads (id, label, first_at, last_end, updated_at)
         SELECT r.thread_id, r.label, r.first_at, r.last_end, now() FROM r ORDER BY r.thread_id
         ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, first_at = EXCLUDED.first_at,
             last_end = EXCLUDED.last_end, updated_at = now())
     INSERT INTO thread_vectors (thread_id, created_seq, last_seq, n, first_at, last_end,
-        precise_first, precise_end, text_tf, ents_tf, xling_tf, langs, display, keys, top_ents,
-        norm_text, norm_ents, norm_xling, norm_epoch, title, title_terms)
+        precise_first, precise_end, packed, keys, top_ents, norm_text, norm_ents, norm_xling,
+        norm_epoch, title, title_terms)
     SELECT r.thread_id, r.created_seq, r.last_seq, r.n, r.first_at, r.last_end,
-        r.precise_first, r.precise_end, r.text_tf, r.ents_tf, r.xling_tf, r.langs, r.display,
-        r.keys, r.top_ents, r.norm_text, r.norm_ents, r.norm_xling, r.norm_epoch, r.title,
-        r.title_terms
+        r.precise_first, r.precise_end, r.packed, r.keys, r.top_ents, r.norm_text,
+        r.norm_ents, r.norm_xling, r.norm_epoch, r.title, r.title_terms
     FROM r ORDER BY r.thread_id
     ON CONFLICT (thread_id) DO UPDATE SET
         last_seq = EXCLUDED.last_seq, n = EXCLUDED.n, first_at = EXCLUDED.first_at,
         last_end = EXCLUDED.last_end, precise_first = EXCLUDED.precise_first,
-        precise_end = EXCLUDED.precise_end, text_tf = EXCLUDED.text_tf,
-        ents_tf = EXCLUDED.ents_tf, xling_tf = EXCLUDED.xling_tf, langs = EXCLUDED.langs,
-        display = EXCLUDED.display, keys = EXCLUDED.keys, top_ents = EXCLUDED.top_ents,
+        precise_end = EXCLUDED.precise_end, packed = EXCLUDED.packed, text_tf = NULL,
+        ents_tf = NULL, xling_tf = NULL, langs = NULL, display = NULL,
+        keys = EXCLUDED.keys, top_ents = EXCLUDED.top_ents,
         norm_text = EXCLUDED.norm_text, norm_ents = EXCLUDED.norm_ents,
         norm_xling = EXCLUDED.norm_xling, norm_epoch = EXCLUDED.norm_epoch,
         title = EXCLUDED.title, title_terms = EXCLUDED.title_terms
@@ -318,10 +347,12 @@ def _execute_json(conn: psycopg.Connection, sql: str, params: bytes) -> None:
         conn.execute(sql, (Jsonb(params, dumps=_encoded),))  # type: ignore[arg-type]
 
 
-def save_threads(conn: psycopg.Connection, params: bytes) -> None:
+def save_threads(conn: psycopg.Connection, params: ThreadParams) -> None:
     """Upsert thread rows (label, span) and their vectors: ``params`` from
     ``thread_params``, in thread-id order (one lock order for every run)."""
-    _execute_json(conn, _UPSERT_VECTORS, params)
+    if params.ids:
+        conn.execute(_UPSERT_VECTORS, (Jsonb(params.rows, dumps=_encoded), params.ids,
+                                       params.packed), binary=True)
 
 
 def assignment_params(rows: list[dict[str, Any]]) -> bytes:
@@ -355,20 +386,27 @@ def save_assignments(conn: psycopg.Connection, params: bytes) -> None:
         "dated_start = EXCLUDED.dated_start, dated_end = EXCLUDED.dated_end", params)
 
 
-def member_params(rows: list[dict[str, Any]]) -> bytes:
-    """Kept member rows (``article_id``, ``features``) as one ``save_members`` parameter."""
-    return _json(rows)
+@dataclass(frozen=True)
+class MemberParams:
+    """Kept members as ``save_members`` sends them: article ids and packed features."""
+
+    ids: list[int] = field(default_factory=list)
+    packed: list[bytes] = field(default_factory=list)
 
 
-def save_members(conn: psycopg.Connection, params: bytes) -> None:
+def member_params(rows: list[dict[str, Any]]) -> MemberParams:
+    """Kept member rows (``article_id``, ``features``) as ``save_members`` parameters."""
+    return MemberParams([r["article_id"] for r in rows], [_pack(r["features"]) for r in rows])
+
+
+def save_members(conn: psycopg.Connection, params: MemberParams) -> None:
     """Keep the features of members of small threads (``params`` from ``member_params``)."""
-    _execute_json(
-        conn,
-        "INSERT INTO thread_member_features (article_id, features) "
-        "SELECT r.article_id, r.features FROM jsonb_to_recordset(%s::jsonb) "
-        "AS r(article_id bigint, features jsonb) ORDER BY r.article_id "
-        "ON CONFLICT (article_id) DO UPDATE SET features = EXCLUDED.features",
-        params)
+    if params.ids:
+        conn.execute(
+            "INSERT INTO thread_member_features (article_id, packed) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bytea[]) ORDER BY 1 "
+            "ON CONFLICT (article_id) DO UPDATE SET packed = EXCLUDED.packed, features = NULL",
+            (params.ids, params.packed), binary=True)
 
 
 def forget_members(conn: psycopg.Connection, thread_ids: Sequence[int]) -> None:
@@ -386,12 +424,12 @@ def member_rows(conn: psycopg.Connection,
     if not thread_ids:
         return []
     rows = conn.execute(
-        "SELECT ta.thread_id, f.article_id, f.features FROM thread_member_features f "
+        "SELECT ta.thread_id, f.article_id, f.packed, f.features FROM thread_member_features f "
         "JOIN thread_articles ta ON ta.article_id = f.article_id "
         "JOIN article_signatures s ON s.article_id = f.article_id "
         "WHERE ta.thread_id = ANY(%s) ORDER BY ta.thread_id, s.seq",
         (list(thread_ids),)).fetchall()
-    return [(int(t), int(a), f) for t, a, f in rows]
+    return [(int(t), int(a), _unpack(p) if p is not None else f) for t, a, p, f in rows]
 
 
 def move_params(moves: dict[int, int]) -> bytes:
