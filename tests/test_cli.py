@@ -126,6 +126,7 @@ def test_a_negative_limit_is_a_usage_error_not_a_traceback(clean_db):
 
 def test_reading_an_unmigrated_database_says_what_to_do(admin_url):
     import uuid
+    from urllib.parse import urlsplit
 
     import psycopg
 
@@ -133,7 +134,7 @@ def test_reading_an_unmigrated_database_says_what_to_do(admin_url):
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        out = cli("threads", db=admin_url.rsplit("/", 1)[0] + f"/{name}")
+        out = cli("threads", db=urlsplit(admin_url)._replace(path=f"/{name}").geturl())
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,6 +11,7 @@ import pytest
 from newsthreads.errors import DatabaseError
 from newsthreads.paths import sql_dir
 from newsthreads.store.migrate import discover, migrate
+from psycopg.conninfo import make_conninfo
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def empty_db(admin_url):
     name = f"newsthreads_mig_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    url = make_conninfo(admin_url, dbname=name)  # a URL or a socket URI (embedded server)
     yield url
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -91,8 +92,7 @@ def test_an_up_to_date_database_needs_no_ddl_right(empty_db, admin_url):
         conn.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public'
                      f' TO "{role}"')
     try:
-        host = admin_url.split("@", 1)[1].rsplit("/", 1)[0]
-        with psycopg.connect(f"postgresql://{role}@{host}/{empty_db.rsplit('/', 1)[1]}") as c:
+        with psycopg.connect(make_conninfo(empty_db, user=role, password="")) as c:
             assert migrate(c) == []
     finally:
         with psycopg.connect(empty_db, autocommit=True) as conn:
@@ -139,3 +139,26 @@ def test_ensure_database_is_idempotent_and_safe_under_a_race(admin_url):
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_threading_state_storage_settings(empty_db):
+    """008 and 009 set how the state tables store their large values: room on
+    thread_term_df's pages, and lz4 for the big values where the server has lz4 (the
+    embedded pgserver has not: there they keep the default, pglz)."""
+    with psycopg.connect(empty_db) as conn:
+        migrate(conn)
+        options = conn.execute("SELECT reloptions FROM pg_class "
+                               "WHERE relname = 'thread_term_df'").fetchone()[0]
+        assert "fillfactor=60" in options
+        lz4 = conn.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                           "WHERE name = 'default_toast_compression'").fetchone()[0]
+        rows = conn.execute(
+            "SELECT c.relname || '.' || a.attname, a.attcompression FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid WHERE (c.relname, a.attname) IN ("
+            "('thread_vectors', 'text_tf'), ('thread_vectors', 'ents_tf'), "
+            "('thread_vectors', 'xling_tf'), ('thread_vectors', 'packed'), "
+            "('thread_member_features', 'features'), ('thread_member_features', 'packed'))"
+        ).fetchall()
+        assert len(rows) == 6
+        assert {column: method for column, method in rows} == {
+            column: "l" if lz4 else "" for column, _ in rows}
