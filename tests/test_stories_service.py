@@ -383,6 +383,28 @@ def test_forgetting_document_frequencies_changes_nothing(clean_db: str,
     assert sum(forgotten) > 0  # terms were really dropped and loaded back
 
 
+def test_forgetting_keeps_the_counts_of_kept_members_keys() -> None:
+    """A small thread's member may hold a key its thread's sums have pruned away; a split
+    rejoins that member with the key's IDF, so its count must stay (forgotten, the IDF would
+    be computed from a count of 0 until something loaded it back)."""
+    from newsthreads.stories.analyse import Features
+    from newsthreads.stories.cluster import Member, State, Thread
+
+    def features(terms: dict[str, float]) -> Features:
+        return Features(language="en", terms=terms, entities={"@kim": 1.0}, xling={},
+                        display={}, title_terms=(), shingles=frozenset(), tokens=3)
+
+    state = State(df={"summit": 4, "vladivostok": 2, "@kim": 5, "other": 9},
+                  df_loader=lambda terms: {})
+    thread = Thread(id=1, created_seq=1, last_seq=1, n=1, text={"summit": 1.0},
+                    ents={"@kim": 1.0})
+    thread.members = [Member(7, features({"summit": 0.6, "vladivostok": 0.8}), vec={})]
+    state.add_thread(thread)
+    assert state.forget_df(keep=["other"]) == 0  # "other": in the batch being written
+    assert state.forget_df() == 1
+    assert state.df == {"summit": 4, "vladivostok": 2, "@kim": 5}
+
+
 def test_forgotten_counts_come_back_equal_while_a_batch_is_being_written(
         clean_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Memory is bounded without waiting for the batch in flight: counts it increments are

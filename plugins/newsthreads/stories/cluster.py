@@ -292,7 +292,9 @@ class State:
 
     def forget_df(self, keep: Iterable[str] = ()) -> int:
         """Drop the counts (and cached IDF) of terms no thread in memory holds, so memory is
-        bounded by the active window, not the archive. Only with a ``df_loader`` (the counts
+        bounded by the active window, not the archive. Kept: the keys of threads in memory
+        and of their kept members (a member's key may have been pruned from its thread's
+        sums; a split rejoins the member with it). Only with a ``df_loader`` (the counts
         are in the database and come back on demand, with the same values); terms whose
         counts the database may not have yet (a batch still being written) are in ``keep``.
         Returns how many were dropped."""
@@ -301,6 +303,8 @@ class State:
         held = set(keep)
         for thread in self.threads.values():
             held.update(thread.text, thread.ents, thread.xling)
+            for m in thread.members:  # a split rebuilds threads from these, with their IDF
+                held.update(m.features.terms, m.features.entities, m.features.xling)
         before = len(self.df)
         self.df = {t: c for t, c in self.df.items() if t in held}
         idf = self._idf
@@ -560,8 +564,11 @@ class Clusterer:
 
     # -- the step ---------------------------------------------------------------------------
 
-    def assign(self, item: Item) -> Decision:
-        query = self.begin(item)
+    def assign(self, item: Item, *, df_loaded: bool = False) -> Decision:
+        """Thread ``item``. ``df_loaded``: the caller has already brought every document
+        frequency of the item's keys into ``state.df`` (``cluster_pending`` does it for a
+        whole batch in one query), so the per-article check is skipped."""
+        query = self.begin(item, df_loaded=df_loaded)
         self._also = []
         mh = item.minhash if item.minhash is not None else signature(item.features.shingles)
         decision = self._duplicate(item, mh, item.shingle_count)
@@ -572,11 +579,12 @@ class Clusterer:
             decision = replace(decision, thread_id=thread_id)
         return decision
 
-    def begin(self, item: Item) -> list[str]:
+    def begin(self, item: Item, *, df_loaded: bool = False) -> list[str]:
         """Advance the stream to ``item``; returns its index query keys."""
         st, feats = self.state, item.features
         st.seq += 1
-        st.ensure_df_of(feats)
+        if not df_loaded:
+            st.ensure_df_of(feats)
         idf = idf_local(st.idf_map(), feats.terms, feats.entities, feats.xling)
         self._item_idf = (item, idf)
         if item.dated:
