@@ -6,6 +6,7 @@ All article texts here are synthetic (written for these tests) or the repository
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import threading
 from collections.abc import Iterable
@@ -936,3 +937,38 @@ def test_state_saved_before_packing_is_read_back_the_same(clean_db: str) -> None
         touched = conn.execute("SELECT count(*) FILTER (WHERE packed IS NOT NULL), count(*) "
                                "FROM thread_vectors").fetchone()
         assert touched is not None and 0 < touched[0]
+
+
+def test_parts_of_six_naming_different_years_split_at_a_looser_ratio() -> None:
+    """Two undated events of one kind that name the same things (the same port, agency and
+    ship type) and different years: mutual similarity 0.7 × each part's own, above the
+    years ratio (0.6). With six members a side the gap is measured well enough to split
+    (``split_ratio_many``); with three a side, or without the rule, it is not."""
+    from newsthreads.stories.cluster import Clusterer, Member, State, Thread, canonical
+    from newsthreads.stories.items import item_from_fields
+
+    shared, own, alone = math.sqrt(0.35), math.sqrt(0.15), math.sqrt(0.5)
+
+    def members(per_event: int) -> list[Member]:
+        out = []
+        for i in range(2 * per_event):
+            event, year = ("kestrel", 2013) if i % 2 == 0 else ("moorvik", 2008)
+            n = i + 1
+            item = item_from_fields(n, title=None, lead=None, language="en", start=None,
+                                    end=None, body=f"A harbour fire. It was {year}.")
+            # cosine within an event 0.35 + 0.15 = 0.5, across 0.35: ratio 0.7
+            vec = {"@port": shared, f"@{event}": own, f"@own{n}": alone}
+            out.append(Member(n, canonical(item.features), vec, seq=n))
+        return out
+
+    def split(per_event: int, params: Params) -> dict[int, int]:
+        ms = members(per_event)
+        clusterer = Clusterer(State(), params=params)
+        thread = Thread(id=1, created_seq=1, last_seq=len(ms), n=len(ms), members=ms)
+        clusterer.state.add_thread(thread)
+        return clusterer.split(thread)
+
+    moved = split(6, Params())
+    assert sorted(moved) == [2, 4, 6, 8, 10, 12]  # the 2008 event opens its own thread
+    assert split(6, Params(split_many=0)) == {}  # the years ratio alone holds them
+    assert split(3, Params()) == {}  # three a side: not enough to tell

@@ -93,6 +93,15 @@ class Params:
     # and by under ``split_year_share`` of the other's) split up to this ratio instead.
     split_ratio_years: float = 0.6
     split_year_share: float = 0.25
+    # ... and up to ``split_ratio_many`` when each of them has at least ``split_many``
+    # members: a gap between the mean similarities of two groups of a few short texts is
+    # mostly noise (a two-member group's inner mean rests on one pair), over six members a
+    # side (fifteen inner pairs each, thirty-six across) it is a measurement. ECB+'s mixed
+    # threads (one product's or one law's events in two years) sat at 0.70-0.79 at every
+    # check with six and more members a side; one story cut by names sat that low only
+    # with a group of five or fewer.
+    split_many: int = 6
+    split_ratio_many: float = 0.8
     # Parts without time evidence (one of them has no dated member, so ``split_days`` cannot
     # hold them together) split only when they name different years: a split needs two
     # pieces of evidence, different names *and* different times, and the years written are
@@ -661,8 +670,10 @@ class Clusterer:
         it seed two groups, every member goes to the group it is more like on average (three
         rounds); when both groups have ``split_min`` members, are not apart only by language
         or by two days' news, and the groups' mutual similarity is below ``split_ratio`` ×
-        the weaker group's own (``split_ratio_years`` when they name different years; parts
-        without time evidence split only then, see ``split_untimed_years``), the thread
+        the weaker group's own (``split_ratio_years`` when they name different years,
+        ``split_ratio_many`` when they also have ``split_many`` members each, see
+        ``_ratio``; parts without time evidence split only then, see
+        ``split_untimed_years``), the thread
         splits: the group with its first member keeps it, the other opens a new thread, both
         rebuilt from their members. A wrong early join in
         a small thread (two events of the same kind) is undone once the second event has
@@ -684,7 +695,7 @@ class Clusterer:
         if not years and p.split_untimed_years and not (
                 any(m.dated for m in group_a) and any(m.dated for m in group_b)):
             return {}  # names alone, no time evidence: not enough to cut a story
-        if between >= (p.split_ratio_years if years else p.split_ratio) * inner:
+        if between >= self._ratio(group_a, group_b) * inner:
             return {}
         keep, move = (a, b) if 0 in a else (b, a)
         return self._split_into(thread, [ms[i] for i in sorted(keep)],
@@ -692,9 +703,14 @@ class Clusterer:
 
     def _ratio(self, a: list[Member], b: list[Member]) -> float:
         """The split test's ratio for groups ``a`` and ``b``: ``split_ratio_years`` when
-        they name different years (``_years_apart``), else ``split_ratio``."""
-        return self.params.split_ratio_years if self._years_differ(a, b) else (
-            self.params.split_ratio)
+        they name different years (``_years_apart``), ``split_ratio_many`` when they do and
+        each has ``split_many`` members or more, else ``split_ratio``."""
+        p = self.params
+        if not self._years_differ(a, b):
+            return p.split_ratio
+        if p.split_many and min(len(a), len(b)) >= p.split_many:
+            return max(p.split_ratio_many, p.split_ratio_years)
+        return p.split_ratio_years
 
     def _years_differ(self, a: list[Member], b: list[Member]) -> bool:
         """Does the years rule apply to groups ``a`` and ``b`` (see ``_years_apart``)?"""
