@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -271,24 +271,14 @@ def signatures_between(conn: psycopg.Connection, lo: datetime, hi: datetime) -> 
     return _signature_rows(rows)
 
 
-@dataclass(frozen=True)
-class ThreadParams:
-    """Thread rows as ``save_threads`` sends them: the scalar columns as one JSON array, the
-    packed values (``_PACKED``) as a bytea array beside it, both in thread-id order."""
-
-    rows: bytes
-    ids: list[int]
-    packed: list[bytes]
-
-
-def thread_params(rows: list[dict[str, Any]]) -> ThreadParams:
-    """Thread rows (``thread_id`` … ``label``) as ``save_threads`` parameters, encoded
-    now: the clustering goes on changing the dicts while a background writer sends them."""
-    rows = sorted(rows, key=lambda r: r["thread_id"])
-    return ThreadParams(
-        rows=_json([{k: v for k, v in r.items() if k not in _PACKED} for r in rows]),
-        ids=[r["thread_id"] for r in rows],
-        packed=[_pack([r[k] for k in _PACKED]) for r in rows])
+def thread_params(rows: list[dict[str, Any]]) -> bytes:
+    """Thread rows (``thread_id`` … ``label``) as one ``save_threads`` parameter, encoded
+    now: the clustering goes on changing the dicts while a background writer sends it. The
+    sums, languages and display forms (``_PACKED``) travel packed, as base64 (what msgspec
+    makes of bytes)."""
+    return _json([{**{k: v for k, v in r.items() if k not in _PACKED},
+                   "packed": _pack([r[k] for k in _PACKED])}
+                  for r in sorted(rows, key=lambda r: r["thread_id"])])
 
 
 # A batch saves every thread it touched (three term dicts of up to ~1,000 entries each, for
@@ -302,16 +292,15 @@ _json = msgspec.json.encode
 _THREAD_RECORD = """jsonb_to_recordset(%s::jsonb) AS r(
         thread_id bigint, created_seq bigint, last_seq bigint, n integer,
         first_at timestamptz, last_end timestamptz, precise_first timestamptz,
-        precise_end timestamptz, keys text[], top_ents text[], norm_text double precision,
+        precise_end timestamptz, packed text, keys text[], top_ents text[],
+        norm_text double precision,
         norm_ents double precision, norm_xling double precision, norm_epoch integer,
         title text, title_terms text[], label text)"""
 # One statement, the parameter parsed once: the threads rows (label, span) in a CTE, the
 # vectors (which reference them) in the main insert; the foreign key is checked at the end of
 # the statement, when both are in.
 _UPSERT_VECTORS = f"""
-    WITH r AS MATERIALIZED (
-        SELECT r.*, p.packed FROM {_THREAD_RECORD}
-        JOIN unnest(%s::bigint[], %s::bytea[]) AS p(thread_id, packed) USING (thread_id)),
+    WITH r AS MATERIALIZED (SELECT * FROM {_THREAD_RECORD}),
     t AS (
         INSERT INTO threads (id, label, first_at, last_end, updated_at)
         SELECT r.thread_id, r.label, r.first_at, r.last_end, now() FROM r ORDER BY r.thread_id
@@ -321,7 +310,8 @@ _UPSERT_VECTORS = f"""
         precise_first, precise_end, packed, keys, top_ents, norm_text, norm_ents, norm_xling,
         norm_epoch, title, title_terms)
     SELECT r.thread_id, r.created_seq, r.last_seq, r.n, r.first_at, r.last_end,
-        r.precise_first, r.precise_end, r.packed, r.keys, r.top_ents, r.norm_text,
+        r.precise_first, r.precise_end, decode(r.packed, 'base64'), r.keys, r.top_ents,
+        r.norm_text,
         r.norm_ents, r.norm_xling, r.norm_epoch, r.title, r.title_terms
     FROM r ORDER BY r.thread_id
     ON CONFLICT (thread_id) DO UPDATE SET
@@ -347,12 +337,10 @@ def _execute_json(conn: psycopg.Connection, sql: str, params: bytes) -> None:
         conn.execute(sql, (Jsonb(params, dumps=_encoded),))  # type: ignore[arg-type]
 
 
-def save_threads(conn: psycopg.Connection, params: ThreadParams) -> None:
+def save_threads(conn: psycopg.Connection, params: bytes) -> None:
     """Upsert thread rows (label, span) and their vectors: ``params`` from
     ``thread_params``, in thread-id order (one lock order for every run)."""
-    if params.ids:
-        conn.execute(_UPSERT_VECTORS, (Jsonb(params.rows, dumps=_encoded), params.ids,
-                                       params.packed), binary=True)
+    _execute_json(conn, _UPSERT_VECTORS, params)
 
 
 def assignment_params(rows: list[dict[str, Any]]) -> bytes:
@@ -386,27 +374,22 @@ def save_assignments(conn: psycopg.Connection, params: bytes) -> None:
         "dated_start = EXCLUDED.dated_start, dated_end = EXCLUDED.dated_end", params)
 
 
-@dataclass(frozen=True)
-class MemberParams:
-    """Kept members as ``save_members`` sends them: article ids and packed features."""
-
-    ids: list[int] = field(default_factory=list)
-    packed: list[bytes] = field(default_factory=list)
-
-
-def member_params(rows: list[dict[str, Any]]) -> MemberParams:
-    """Kept member rows (``article_id``, ``features``) as ``save_members`` parameters."""
-    return MemberParams([r["article_id"] for r in rows], [_pack(r["features"]) for r in rows])
+def member_params(rows: list[dict[str, Any]]) -> bytes:
+    """Kept member rows (``article_id``, ``features``) as one ``save_members`` parameter,
+    the features packed (base64 in the JSON)."""
+    return _json([{"article_id": r["article_id"], "packed": _pack(r["features"])}
+                  for r in rows])
 
 
-def save_members(conn: psycopg.Connection, params: MemberParams) -> None:
+def save_members(conn: psycopg.Connection, params: bytes) -> None:
     """Keep the features of members of small threads (``params`` from ``member_params``)."""
-    if params.ids:
-        conn.execute(
-            "INSERT INTO thread_member_features (article_id, packed) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bytea[]) ORDER BY 1 "
-            "ON CONFLICT (article_id) DO UPDATE SET packed = EXCLUDED.packed, features = NULL",
-            (params.ids, params.packed), binary=True)
+    _execute_json(
+        conn,
+        "INSERT INTO thread_member_features (article_id, packed) "
+        "SELECT r.article_id, decode(r.packed, 'base64') FROM jsonb_to_recordset(%s::jsonb) "
+        "AS r(article_id bigint, packed text) ORDER BY r.article_id "
+        "ON CONFLICT (article_id) DO UPDATE SET packed = EXCLUDED.packed, features = NULL",
+        params)
 
 
 def forget_members(conn: psycopg.Connection, thread_ids: Sequence[int]) -> None:

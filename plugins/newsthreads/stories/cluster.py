@@ -695,18 +695,19 @@ class Clusterer:
         if not years and p.split_untimed_years and not (
                 any(m.dated for m in group_a) and any(m.dated for m in group_b)):
             return {}  # names alone, no time evidence: not enough to cut a story
-        if between >= self._ratio(group_a, group_b) * inner:
+        if between >= self._ratio(group_a, group_b, years) * inner:
             return {}
         keep, move = (a, b) if 0 in a else (b, a)
         return self._split_into(thread, [ms[i] for i in sorted(keep)],
                                 [ms[i] for i in sorted(move)])
 
-    def _ratio(self, a: list[Member], b: list[Member]) -> float:
+    def _ratio(self, a: list[Member], b: list[Member], years: bool | None = None) -> float:
         """The split test's ratio for groups ``a`` and ``b``: ``split_ratio_years`` when
-        they name different years (``_years_apart``), ``split_ratio_many`` when they do and
-        each has ``split_many`` members or more, else ``split_ratio``."""
+        they name different years (``_years_apart``; ``years`` when the caller has tested
+        it already), ``split_ratio_many`` when they do and each has ``split_many`` members
+        or more, else ``split_ratio``."""
         p = self.params
-        if not self._years_differ(a, b):
+        if not (self._years_differ(a, b) if years is None else years):
             return p.split_ratio
         if p.split_many and min(len(a), len(b)) >= p.split_many:
             return max(p.split_ratio_many, p.split_ratio_years)

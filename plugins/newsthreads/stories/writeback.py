@@ -35,8 +35,7 @@ class SplitWrites:
 
     moves: bytes = b"{}"  # store.move_params: earlier articles moved to another thread
     dropped: list[int] = field(default_factory=list)  # threads merged into another
-    members: store.MemberParams = field(default_factory=store.MemberParams)  # kept
-    # features of small threads' new members
+    members: bytes = b"[]"  # store.member_params: kept features of small threads' members
     outgrown: list[int] = field(default_factory=list)  # threads past the repair's size
     moved: int = 0  # articles moved, for the run's statistics
 
@@ -45,7 +44,7 @@ class SplitWrites:
 class Batch:
     """Everything one batch writes, as values no later clustering changes."""
 
-    threads: store.ThreadParams  # encoded when the batch was taken
+    threads: bytes  # store.thread_params: JSON, encoded when the batch was taken
     assignments: bytes  # store.assignment_params
     increments: bytes  # store.df_params
     counters: tuple[int, int, Any]  # n_docs, seq, hwm
