@@ -290,8 +290,9 @@ class _Runner:
 
 def _batch_sizes(batch_size: int, ramp: bool) -> Iterator[int]:
     """Batch sizes of a run: with a worker, ``FIRST_BATCH`` doubling up to ``batch_size``
-    (analysing a batch takes about half as long as clustering one, so the worker keeps up
-    from the first batch on); without, ``batch_size`` throughout."""
+    (analysing a batch takes about half as long as clustering one, so once started the
+    worker keeps up; a full second batch would add its analysis to the wait for the
+    worker's start); without, ``batch_size`` throughout."""
     size = min(batch_size, FIRST_BATCH) if ramp else batch_size
     while True:
         yield size
@@ -396,10 +397,11 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
 
     The run holds the clustering lock throughout (``store.clustering_session``), so the
     state in memory stays the database's: nothing else moves it. Reads on ``conn`` are short
-    transactions of their own and see only committed batches, so whatever reads back what a
-    batch wrote waits for the writer first: late arrivals fetching swept threads
-    (``_Runner``'s fetch), forgetting document frequencies (they come back from the
-    database), VACUUM."""
+    transactions of their own and see only committed batches, so whatever reads back what
+    the batch in flight writes waits for it (late arrivals fetching swept threads:
+    ``_Runner``'s fetch) or does not touch it (forgetting document frequencies keeps the
+    counts it increments; the rest come back from the database equal). VACUUM runs on the
+    writer's connection after its commit."""
     with conn.transaction():
         runner = _Runner(conn, params, model, stats, writer=writer)
     sizes = _batch_sizes(batch_size, prefetch.active)
