@@ -286,16 +286,18 @@ def thread_params(rows: list[dict[str, Any]]) -> bytes:
 # JSON array parameter that the server unpacks (jsonb_to_recordset), encoded by msgspec in C:
 # one statement a table, no per-row work in Python while clustering holds the interpreter
 # (json.dumps was 10x slower, executemany's per-row adaptation and results were most of a
-# background writer's time). The floats read back are the same floats: jsonb keeps the
-# shortest decimal that round-trips, and numeric → float8 parses it exactly.
+# background writer's time; a bytea[] parameter is built per element in Python too). The
+# term dicts go packed (msgpack, base64 in the JSON, ``decode`` on the server: migration
+# 009), so the server stores them without parsing them; msgpack keeps floats bit for bit.
+# Rows of before 009 hold them as jsonb, whose floats read back the same too (jsonb keeps the
+# shortest decimal that round-trips, and numeric → float8 parses it exactly).
 _json = msgspec.json.encode
 _THREAD_RECORD = """jsonb_to_recordset(%s::jsonb) AS r(
         thread_id bigint, created_seq bigint, last_seq bigint, n integer,
         first_at timestamptz, last_end timestamptz, precise_first timestamptz,
         precise_end timestamptz, packed text, keys text[], top_ents text[],
-        norm_text double precision,
-        norm_ents double precision, norm_xling double precision, norm_epoch integer,
-        title text, title_terms text[], label text)"""
+        norm_text double precision, norm_ents double precision, norm_xling double precision,
+        norm_epoch integer, title text, title_terms text[], label text)"""
 # One statement, the parameter parsed once: the threads rows (label, span) in a CTE, the
 # vectors (which reference them) in the main insert; the foreign key is checked at the end of
 # the statement, when both are in.
@@ -311,8 +313,7 @@ _UPSERT_VECTORS = f"""
         norm_epoch, title, title_terms)
     SELECT r.thread_id, r.created_seq, r.last_seq, r.n, r.first_at, r.last_end,
         r.precise_first, r.precise_end, decode(r.packed, 'base64'), r.keys, r.top_ents,
-        r.norm_text,
-        r.norm_ents, r.norm_xling, r.norm_epoch, r.title, r.title_terms
+        r.norm_text, r.norm_ents, r.norm_xling, r.norm_epoch, r.title, r.title_terms
     FROM r ORDER BY r.thread_id
     ON CONFLICT (thread_id) DO UPDATE SET
         last_seq = EXCLUDED.last_seq, n = EXCLUDED.n, first_at = EXCLUDED.first_at,
