@@ -352,6 +352,30 @@ def test_worker_analysis_is_used_only_for_unchanged_rows(conn: psycopg.Connectio
         assert list(g.minhash.hashvalues) == list(w.minhash.hashvalues)
     assert got[0].shingles is None  # analysed here, not taken from the worker
     assert got[1].shingles is not None  # the worker's light form
+    assert prefetch.counted is None  # the worker's counts are not this batch's
+
+
+@pytest.mark.parametrize("fewer", [False, True])
+def test_worker_counts_are_used_only_for_the_batch_it_analysed(conn: psycopg.Connection,
+                                                              fewer: bool) -> None:
+    """The worker also counts the batch's document-frequency keys; the counts are used
+    when it analysed exactly the rows of the batch (every one unchanged, none missing),
+    and equal the count made here."""
+    from newsthreads.stories.items import keys_counted
+
+    rows = pending_rows(conn, seed=3)
+    prefetch = Prefetcher(enabled=True)
+    try:
+        prefetch.submit(rows)
+        batch = rows[1:] if fewer else rows  # one left the queue since it was sent
+        got = prefetch.items(batch)
+    finally:
+        prefetch.close()
+    if fewer:
+        assert prefetch.counted is None
+    else:
+        assert prefetch.counted == keys_counted([item_from_row(r) for r in rows])
+        assert prefetch.counted == keys_counted(got)
 
 
 def test_forgetting_document_frequencies_changes_nothing(clean_db: str,

@@ -19,12 +19,13 @@ import logging
 import pickle
 import subprocess
 import threading
+from collections import Counter
 
 from newsthreads import childproc
 from newsthreads.gcpolicy import relaxed_gc
 from newsthreads.store.threads import ArticleRow
 from newsthreads.stories.cluster import Item
-from newsthreads.stories.items import from_wire, item_from_row, to_wire
+from newsthreads.stories.items import from_wire, item_from_row, keys_counted, to_wire
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,12 @@ MIN_ARTICLES = 3000  # below this, starting a worker (about a second) costs more
 _WORKER = "from newsthreads.stories.prefetch import serve; serve()"
 
 
-def analyse_rows(rows: list[ArticleRow]) -> list[tuple[Item, bytes]]:
-    """Rows → items in their cheap-to-pickle form (what the worker does)."""
-    return [to_wire(item_from_row(row)) for row in rows]
+def analyse_rows(rows: list[ArticleRow]) -> tuple[list[tuple[Item, bytes]], Counter[str]]:
+    """Rows → items in their cheap-to-pickle form, and the batch's document-frequency
+    increments (``keys_counted``: counting them is a few percent of the clustering
+    process's time, and a dict pickles faster than it counts)."""
+    items = [item_from_row(row) for row in rows]
+    return [to_wire(item) for item in items], keys_counted(items)
 
 
 def serve() -> None:
@@ -51,6 +55,9 @@ class Prefetcher:
         self._sent: list[ArticleRow] | None = None
         self._io: threading.Thread | None = None  # sends the batch, reads the answer
         self._answer: bytes | BaseException | None = None
+        # The increments of the last batch ``items`` returned, when the worker analysed
+        # all of it (else None: the caller counts them)
+        self.counted: Counter[str] | None = None
         if not enabled:
             return
         try:
@@ -81,8 +88,11 @@ class Prefetcher:
 
     def items(self, rows: list[ArticleRow]) -> list[Item]:
         """Items for ``rows``: the worker's where it analysed exactly these rows, the rest
-        analysed here."""
+        analysed here (``counted`` is the worker's count of their keys only when it
+        analysed them all)."""
         done: dict[int, tuple[ArticleRow, tuple[Item, bytes]]] = {}
+        counted: Counter[str] | None = None
+        self.counted = None
         if self._sent is not None and self._proc is not None and self._io is not None:
             sent, self._sent = self._sent, None
             self._io.join()
@@ -94,15 +104,21 @@ class Prefetcher:
                 status, result = pickle.loads(answer)
                 if status != "ok":
                     raise RuntimeError(result)
-                done = {row.id: (row, wire) for row, wire in zip(sent, result, strict=True)}
+                wires, counted = result
+                done = {row.id: (row, wire) for row, wire in zip(sent, wires, strict=True)}
             except Exception as exc:  # a dead worker costs time, not results
                 log.warning("analysis worker failed (%s); analysing in this process", exc)
                 self.close()
         out = []
         for row in rows:
             hit = done.get(row.id)
-            out.append(from_wire(hit[1]) if hit is not None and hit[0] == row
-                       else item_from_row(row))
+            if hit is not None and hit[0] == row:
+                out.append(from_wire(hit[1]))
+            else:
+                out.append(item_from_row(row))
+                counted = None
+        if len(done) == len(rows):  # not a row more or less than the worker counted
+            self.counted = counted
         return out
 
     def close(self) -> float | None:
