@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
 
@@ -41,12 +42,17 @@ def item_from_row(row: ArticleRow) -> Item:
 
 
 
+def doc_keys(item: Item) -> Iterator[str]:
+    """Every key of ``item`` that the document frequencies count."""
+    f = item.features
+    return chain(f.terms, f.entities, f.xling)
+
+
 def keys_counted(items: list[Item]) -> Counter[str]:
-    """How many of ``items`` hold each key the document frequencies count (terms, entities,
-    language-blind keys). Counted in C (Counter over a chain): a batch holds ~200 keys an
-    article, and a set, then a dict.get loop, cost 146 µs an article against 66 µs."""
-    return Counter(chain.from_iterable(
-        chain(it.features.terms, it.features.entities, it.features.xling) for it in items))
+    """How many of ``items`` hold each key the document frequencies count. Counted in C
+    (Counter over a chain): a batch holds ~200 keys an article, and a set, then a dict.get
+    loop, cost 146 µs an article against 66 µs."""
+    return Counter(chain.from_iterable(doc_keys(it) for it in items))
 
 
 def to_wire(item: Item) -> tuple[Item, bytes]:

@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import chain
 
 import numpy as np
 import psycopg
@@ -41,7 +40,7 @@ from newsthreads.stories.cluster import (
     canonical,
 )
 from newsthreads.stories.duplicates import Entry, from_bytes, to_bytes
-from newsthreads.stories.items import item_from_row, keys_counted
+from newsthreads.stories.items import doc_keys, item_from_row, keys_counted
 from newsthreads.stories.kernels import ACCELERATED
 from newsthreads.stories.label import thread_label
 from newsthreads.stories.model import Model
@@ -319,12 +318,6 @@ def _split_writes(done: Settled, threads: list[Thread],
         moved=len(moves))
 
 
-def _terms(item: Item) -> Iterator[str]:
-    """Every key the item counts in the document frequencies."""
-    f = item.features
-    return chain(f.terms, f.entities, f.xling)
-
-
 def _assignment(item: Item, decision: Decision, run_id: int | None, seq: int) -> dict:
     assert item.minhash is not None
     size = item.shingle_count
@@ -479,7 +472,7 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
             assignments.append(_assignment(item, decision, None, seq + fresh.seq))
             if item.article_id not in counted:
                 new_docs += 1
-                df_new.update(_terms(item))
+                df_new.update(doc_keys(item))
             if item.end is not None and (hwm is None or item.end > hwm):
                 hwm = item.end
         # The window's threads join the global stream: shift their sequence numbers and let
@@ -523,7 +516,7 @@ def _rebuild_threads(conn: psycopg.Connection, thread_ids: list[int], params: Pa
         state.add_thread(rebuilt)
         for row in members:
             item = item_from_row(row)
-            state.ensure_df(_terms(item))
+            state.ensure_df(doc_keys(item))
             clusterer.join(rebuilt, item)
         rebuilt.last_seq = int(old["last_seq"])
         store.save_threads(conn, store.thread_params([thread_to_row(rebuilt, state)]))
