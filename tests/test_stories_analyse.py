@@ -246,19 +246,35 @@ def test_signature_round_trips_and_excerpts_match() -> None:
 
 
 def test_signature_is_datasketchs() -> None:
-    from newsthreads.stories.duplicates import _TEMPLATE, NUM_PERM, SCHEME, _hash
+    from newsthreads.stories.duplicates import NUM_PERM, SCHEME, Signature, _hash, permutations
 
+    template = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
+    a, b = permutations(seed=1)
+    assert a.dtype == b.dtype == np.uint32
+    assert np.array_equal(np.array([a, b]), template.permutations)
     for shingles in (set(), {"a b c"}, {f"ord {i} æøå" for i in range(300)}, {"x\ny z", "y"}):
-        mh = MinHash(num_perm=NUM_PERM, hashfunc=_hash, permutations=_TEMPLATE.permutations,
+        mh = MinHash(num_perm=NUM_PERM, hashfunc=_hash, permutations=template.permutations,
                      scheme=SCHEME)
         mh.update_batch([s.encode("utf-8") for s in sorted(shingles)])
         fast = signature(shingles)
-        assert fast.hashvalues.dtype == mh.hashvalues.dtype
-        assert np.array_equal(fast.hashvalues, mh.hashvalues) and fast == mh
-        # built without __init__: the same attributes, the permutations shared
-        assert vars(fast).keys() == vars(mh).keys() and fast.scheme == mh.scheme
-        assert fast.permutations is _TEMPLATE.permutations and fast.hashfunc is _hash
+        assert isinstance(fast, Signature) and fast.hashvalues.dtype == mh.hashvalues.dtype
+        assert np.array_equal(fast.hashvalues, mh.hashvalues)
         assert from_bytes(to_bytes(fast)) == fast
+        other = signature(set(list(shingles)[: len(shingles) // 2]) | {"ny tekst her"})
+        ref = MinHash(num_perm=NUM_PERM, hashvalues=other.hashvalues, scheme=SCHEME)
+        assert fast.jaccard(other) == mh.jaccard(ref)
+
+
+def test_threading_does_not_import_datasketch_or_scipy() -> None:
+    """The CLI, each task and the analysis worker start without them (about a second)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, newsthreads.stories.service, newsthreads.stories.prefetch; "
+            "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_interval_gap_respects_precision() -> None:

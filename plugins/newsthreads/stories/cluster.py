@@ -25,10 +25,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
-from datasketch import MinHash
 
 from newsthreads.stories.analyse import ENTITY_PREFIX, Features
-from newsthreads.stories.duplicates import DuplicateIndex, Entry, signature
+from newsthreads.stories.duplicates import DuplicateIndex, Entry, Signature, signature
 from newsthreads.stories.kernels import (
     NUMBER_KEY,
     add_into,
@@ -131,7 +130,7 @@ class Item:
     start: datetime | None = None
     end: datetime | None = None
     title: str | None = None
-    minhash: MinHash | None = None
+    minhash: Signature | None = None
     shingles: int | None = None  # the shingle count, when features.shingles was dropped
 
     @property
@@ -617,7 +616,7 @@ class Clusterer:
         st.add_thread(thread)
         return thread
 
-    def finish(self, item: Item, decision: Decision, mh: MinHash | None = None) -> int:
+    def finish(self, item: Item, decision: Decision, mh: Signature | None = None) -> int:
         """Add ``item`` to the thread decided on, re-check that thread (``split``), count the
         item's terms, sweep now and then. Returns the item's thread (a split may move it)."""
         st, feats = self.state, item.features
@@ -840,7 +839,7 @@ class Clusterer:
         thread.dirty = True
         return thread
 
-    def _duplicate(self, item: Item, mh: MinHash, size: int) -> Decision | None:
+    def _duplicate(self, item: Item, mh: Signature, size: int) -> Decision | None:
         st = self.state
         for match in st.dups.matches(mh, size):
             entry = st.dups.entries[match.article_id]

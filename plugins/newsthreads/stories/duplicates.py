@@ -1,4 +1,4 @@
-"""Near-duplicate detection: MinHash over word 3-shingles (datasketch), LSH for candidates.
+"""Near-duplicate detection: MinHash over word 3-shingles (datasketch's), LSH for candidates.
 
 Wire copies are the common case: the same NTB text in several outlets, re-titled, trimmed or
 with a lead added. Jaccard catches full copies; *containment* (how much of the shorter text
@@ -10,6 +10,12 @@ threshold containment needs (37 bands of 3), ``MinHashLSH`` hashes each band in 
 keeps a set per bucket plus a reverse map, about 0.3 ms an insert-and-query here, a sixth of
 all clustering time; one numpy expression computes all 37 band keys and a dict of small lists
 holds the buckets (bench/bench_threading.py measures it).
+
+The signatures are datasketch's affine32 MinHash values (tests/test_stories_analyse.py checks
+them against ``datasketch.MinHash``), but this module does not import datasketch: its package
+``__init__`` imports every sketch it has, and its LSH classes import scipy, about a second of
+start-up for each process that threads (the CLI, each Airflow task, the analysis worker) for a
+class of which only the values were used. :class:`Signature` holds the values.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from datasketch import MinHash
 
 from newsthreads.stories.textkernels import minhash_into
 
@@ -34,8 +39,6 @@ CONTAINMENT_MIN = 0.75
 # (the seeds 000 and 003: 0.42 / 0.16) stay apart.
 PARTIAL_CONTAINMENT, PARTIAL_JACCARD = 0.5, 0.3
 MIN_SHINGLES = 25  # a few sentences: shorter texts share boilerplate too easily
-
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
 
 # Bands and rows per band for LSH_THRESHOLD, chosen as datasketch chooses them (equal weight on
 # false positives and negatives): 37 bands of 3 rows for 128 permutations at 0.3.
@@ -53,39 +56,50 @@ def _hash(shingle: bytes) -> int:
     return zlib.crc32(shingle)
 
 
+def permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) of ``datasketch.MinHash(num_perm=NUM_PERM, seed=seed, scheme=SCHEME)``,
+    drawn as its ``_init_permutations`` draws them: a odd, b any, both uint32."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return np.ascontiguousarray(a), np.ascontiguousarray(b)
+
+
 # datasketch's affine32 scheme, as MinHash.update_batch computes it, is textkernels.minhash_into
 # (one pass over the shingle set, C when built): crc32, the MurmurHash3 finalizer, a * h + b
 # (mod 2**32), the least value per permutation.
-_A, _B = (np.ascontiguousarray(p, dtype=np.uint32) for p in _TEMPLATE.permutations)
-# A MinHash as MinHash(hashvalues=..., hashfunc=_hash, permutations=..., scheme=SCHEME) makes
-# it; __init__ checks the permutations again each time (a sixth of the signature's cost), so
-# a new one copies the attributes of one made so, the hash values replaced.
-_PROTOTYPE = MinHash(hashvalues=np.zeros(NUM_PERM, dtype=np.uint32), hashfunc=_hash,
-                     permutations=_TEMPLATE.permutations, scheme=SCHEME)
+_A, _B = permutations(seed=1)
 
 
-def _minhash(values: np.ndarray) -> MinHash:
-    """A MinHash holding ``values`` (a fresh uint32 array), as __init__ would build it."""
-    mh = MinHash.__new__(MinHash)
-    mh.__dict__.update(_PROTOTYPE.__dict__)
-    mh.hashvalues = values
-    return mh
+@dataclass(frozen=True, eq=False, slots=True)
+class Signature:
+    """A shingle set's MinHash values (uint32, one per permutation)."""
+
+    hashvalues: np.ndarray
+
+    def jaccard(self, other: Signature) -> float:
+        """The estimated Jaccard similarity: the share of permutations whose minima agree."""
+        return float(np.count_nonzero(self.hashvalues == other.hashvalues)) / NUM_PERM
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Signature)
+                and np.array_equal(self.hashvalues, other.hashvalues))
 
 
-def signature(shingles: Iterable[str]) -> MinHash:
-    """The MinHash of a shingle set (datasketch's, computed faster): a minimum per
-    permutation, so the order of the shingles does not matter."""
+def signature(shingles: Iterable[str]) -> Signature:
+    """The MinHash of a shingle set: a minimum per permutation, so the order of the
+    shingles does not matter."""
     values = np.empty(NUM_PERM, dtype=np.uint32)
     minhash_into(shingles, _A, _B, values)
-    return _minhash(values)
+    return Signature(values)
 
 
-def to_bytes(mh: MinHash) -> bytes:
+def to_bytes(mh: Signature) -> bytes:
     return np.asarray(mh.hashvalues, dtype=np.uint32).tobytes()
 
 
-def from_bytes(data: bytes) -> MinHash:
-    return _minhash(np.frombuffer(data, dtype=np.uint32).copy())
+def from_bytes(data: bytes) -> Signature:
+    return Signature(np.frombuffer(data, dtype=np.uint32).copy())
 
 
 @dataclass(frozen=True)
@@ -151,7 +165,7 @@ class DuplicateIndex:
     def __contains__(self, article_id: int) -> bool:
         return article_id in self.entries
 
-    def add(self, article_id: int, mh: MinHash, entry: Entry) -> None:
+    def add(self, article_id: int, mh: Signature, entry: Entry) -> None:
         if article_id in self.entries or entry.size == 0:
             return
         buckets = self._buckets
@@ -177,7 +191,7 @@ class DuplicateIndex:
                 if not bucket:
                     del buckets[key]
 
-    def matches(self, mh: MinHash, size: int) -> list[Match]:
+    def matches(self, mh: Signature, size: int) -> list[Match]:
         """Indexed articles this one nearly copies, best first (ties by article id)."""
         if size == 0:
             return []
