@@ -996,3 +996,34 @@ def test_parts_of_six_naming_different_years_split_at_a_looser_ratio() -> None:
     assert sorted(moved) == [2, 4, 6, 8, 10, 12]  # the 2008 event opens its own thread
     assert split(6, Params(split_many=0)) == {}  # the years ratio alone holds them
     assert split(3, Params()) == {}  # three a side: not enough to tell
+
+
+def test_a_batch_reads_again_only_the_rows_that_changed_since_the_worker_got_them(
+        conn: psycopg.Connection) -> None:
+    """The rows read for the worker are the batch's rows when their version is unchanged;
+    an edited row is read again, a threaded or deleted one is left out, order is kept."""
+    from newsthreads.stories.service import current_rows
+
+    pending_rows(conn, seed=3)
+    ids = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id").fetchall()][:6]
+    read = {row.id: (version, row)
+            for version, row in store_threads.still_pending_versioned(conn, ids)}
+    assert list(read) == ids
+    edited, threaded, deleted = ids[1], ids[2], ids[3]
+    conn.execute("UPDATE articles SET body = body || ' Nytt avsnitt.' WHERE id = %s", (edited,))
+    conn.execute("UPDATE articles SET language = language WHERE id = %s", (ids[4],))  # no edit
+    thread = conn.execute("INSERT INTO threads DEFAULT VALUES RETURNING id").fetchone()
+    assert thread is not None
+    conn.execute("INSERT INTO thread_articles (thread_id, article_id) VALUES (%s, %s)",
+                 (thread[0], threaded))
+    conn.execute("DELETE FROM articles WHERE id = %s", (deleted,))
+
+    rows = current_rows(conn, list(reversed(ids)), read)
+    assert [r.id for r in rows] == [i for i in reversed(ids) if i not in (threaded, deleted)]
+    by_id = {r.id: r for r in rows}
+    assert by_id[edited].body.endswith(" Nytt avsnitt.")
+    assert by_id[edited] != read[edited][1]
+    assert by_id[ids[0]] is read[ids[0]][1]  # not read again
+    assert by_id[ids[4]] == read[ids[4]][1] and by_id[ids[4]] is not read[ids[4]][1]
+    assert rows == store_threads.still_pending(conn, list(reversed(ids)))
+    assert current_rows(conn, ids, {}) == store_threads.still_pending(conn, ids)

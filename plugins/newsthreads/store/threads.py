@@ -112,14 +112,33 @@ def pending_ids(conn: psycopg.Connection, limit: int | None = None) -> list[int]
     return [int(r[0]) for r in conn.execute(sql, (limit,)).fetchall()]  # type: ignore[arg-type]
 
 
+_STILL_PENDING = ("FROM unnest(%s::bigint[]) WITH ORDINALITY AS p(id, k) "
+                  "JOIN articles a ON a.id = p.id WHERE NOT EXISTS ("
+                  "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) ORDER BY p.k")
+
+
 def still_pending(conn: psycopg.Connection, ids: Sequence[int]) -> list[ArticleRow]:
     """The given articles that are still in no thread, in the order given."""
-    sql = (f"SELECT {_ARTICLE_COLUMNS} FROM unnest(%s::bigint[]) WITH ORDINALITY AS p(id, k) "
-           "JOIN articles a ON a.id = p.id WHERE NOT EXISTS ("
-           "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) ORDER BY p.k")
+    return [row for _, row in still_pending_versioned(conn, ids)]
+
+
+def still_pending_versioned(conn: psycopg.Connection,
+                            ids: Sequence[int]) -> list[tuple[int, ArticleRow]]:
+    """``still_pending``, each row with its version (see ``pending_versions``)."""
+    sql = f"SELECT a.xmin::text::bigint, {_ARTICLE_COLUMNS} {_STILL_PENDING}"
     with conn.cursor() as cur:
         cur.execute(sql, (list(ids),))  # type: ignore[arg-type]
-        return [ArticleRow(*row) for row in cur.fetchall()]
+        return [(row[0], ArticleRow(*row[1:])) for row in cur.fetchall()]
+
+
+def pending_versions(conn: psycopg.Connection, ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(id, version) of the given articles still in no thread, in the order given, without
+    their text. The version is the row's ``xmin``: every UPDATE writes a new row version, so
+    an equal ``xmin`` means the row read earlier is the row now."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT a.id, a.xmin::text::bigint {_STILL_PENDING}",  # type: ignore[arg-type]
+                    (list(ids),))
+        return [(int(i), int(v)) for i, v in cur.fetchall()]
 
 
 def window_articles(conn: psycopg.Connection, start: datetime, end: datetime) -> list[ArticleRow]:

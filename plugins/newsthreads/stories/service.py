@@ -26,6 +26,7 @@ import psycopg
 
 from newsthreads.gcpolicy import relaxed_gc
 from newsthreads.store import threads as store
+from newsthreads.store.threads import ArticleRow
 from newsthreads.stories.analyse import Features
 from newsthreads.stories.cluster import (
     SLACK,
@@ -399,15 +400,17 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
         runner = _Runner(conn, params, model, stats, writer=writer)
     sizes = _batch_sizes(batch_size, prefetch.active)
     size = next(sizes)
+    sent: dict[int, tuple[int, ArticleRow]] = {}  # the rows read for the worker, by id
     while queue:
         with conn.transaction():
             ids = [queue.pop() for _ in range(min(size, len(queue)))]
             size = next(sizes)
-            rows = store.still_pending(conn, ids)  # an edit or a rethread may have moved some
+            rows = current_rows(conn, ids, sent)  # an edit or a rethread may have moved some
+            sent = {}
             if prefetch.active and queue:
-                upcoming = store.still_pending(conn, queue[:-size - 1:-1])
-            else:
-                upcoming = []
+                sent = {row.id: (version, row) for version, row
+                        in store.still_pending_versioned(conn, queue[:-size - 1:-1])}
+            upcoming = [row for _, row in sent.values()]
         items = prefetch.items(rows)
         prefetch.submit(upcoming)  # the next batch, analysed while this one clusters
         if not items:
@@ -426,6 +429,25 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
     if swept:  # members of threads the last sweep let go (see Clusterer.sweep)
         with conn.transaction():
             store.forget_members(conn, swept)
+
+
+def current_rows(conn: psycopg.Connection, ids: list[int],
+                 read: dict[int, tuple[int, ArticleRow]]) -> list[ArticleRow]:
+    """The rows of ``ids`` still in no thread, in order. A row already ``read`` (id →
+    (version, row), the batch's rows as they were sent to the worker) is used as it was
+    when its version is unchanged; only the others are read again (their text is most of a
+    batch's bytes)."""
+    if not read:
+        return store.still_pending(conn, ids)
+    versions = store.pending_versions(conn, ids)
+    stale = [i for i, version in versions if read.get(i, (None,))[0] != version]
+    fresh = {row.id: row for row in store.still_pending(conn, stale)} if stale else {}
+    rows = []
+    for i, version in versions:
+        row = read[i][1] if read.get(i, (None,))[0] == version else fresh.get(i)
+        if row is not None:  # None: it was deleted between the two reads
+            rows.append(row)
+    return rows
 
 
 def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
