@@ -179,16 +179,21 @@ def test_ranked_threads(index: dict[str, set[int]], query: list[str],
     from types import SimpleNamespace
 
     threads = {tid: SimpleNamespace(created_seq=seq) for tid, seq in created.items()}
-    got = C.ranked_threads(index, query, threads)
-    want = PY["ranked_threads"](index, query, threads)
-    assert [id(t) for t in got] == [id(t) for t in want]
-    for limit in (0, 1, 3, 50):  # candidates: the first ``limit`` that a test accepts
-        def accept(t: SimpleNamespace) -> bool:
-            return t.created_seq % 2 == 0
-
-        got = C.first_ranked(index, query, threads, accept, limit)
-        want = PY["first_ranked"](index, query, threads, accept, limit)
+    # postings as sets, or as State.index keeps them: thread id → its created_seq (then the
+    # C kernel ranks without the threads); some keys of each kind in one index
+    as_dicts = {k: ({t: created[t] for t in sorted(p)} if i % 2 else p)
+                for i, (k, p) in enumerate(index.items())}
+    for idx in (index, as_dicts):
+        got = C.ranked_threads(idx, query, threads)
+        want = PY["ranked_threads"](idx, query, threads)
         assert [id(t) for t in got] == [id(t) for t in want]
+        for limit in (0, 1, 3, 50):  # candidates: the first ``limit`` that a test accepts
+            def accept(t: SimpleNamespace) -> bool:
+                return t.created_seq % 2 == 0
+
+            got = C.first_ranked(idx, query, threads, accept, limit)
+            want = PY["first_ranked"](idx, query, threads, accept, limit)
+            assert [id(t) for t in got] == [id(t) for t in want]
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,7 +21,7 @@ from newsthreads.model import Article, PublishedDate
 from newsthreads.pipeline import ingest_files
 from newsthreads.store import threads as store_threads
 from newsthreads.store.articles import upsert_article
-from newsthreads.stories.cluster import Params
+from newsthreads.stories.cluster import Params, State
 from newsthreads.stories.items import item_from_row
 from newsthreads.stories.prefetch import Prefetcher
 from newsthreads.stories.service import cluster_pending, rethread
@@ -689,6 +689,16 @@ def fire_texts(seed: int, per_event: int = 8) -> list[tuple[str, str, str]]:
     return out
 
 
+def assert_index_matches_threads(state: State) -> None:
+    """The inverted index holds each thread in memory under its keys, with its creation
+    (candidates are ranked by it without looking the threads up), and nothing else."""
+    held = {(key, tid, created) for key, posting in state.index.items()
+            for tid, created in posting.items()}
+    assert held == {(key, t.id, t.created_seq) for t in state.threads.values()
+                    for key in t.keys}
+    assert all(state.index.values())  # no empty postings left behind
+
+
 def _fire_partition(seed: int, params: Params) -> tuple[set[frozenset[str]], int]:
     from newsthreads.stories.cluster import Clusterer, State
     from newsthreads.stories.items import item_from_fields
@@ -701,6 +711,7 @@ def _fire_partition(seed: int, params: Params) -> tuple[set[frozenset[str]], int
                                 end=None)
         thread_of[n] = clusterer.assign(item).thread_id
     thread_of.update(clusterer.moves)  # members a split moved
+    assert_index_matches_threads(clusterer.state)
     groups: dict[int, set[str]] = {}
     for n, (_, event, _) in enumerate(texts, 1):
         groups.setdefault(thread_of[n], set()).add(f"{event}-{n}")
@@ -774,6 +785,7 @@ def _two_threads_then_join(first: str, second: str, params: Params) -> dict[int,
     clusterer._also = [thread_of[1]]  # the other thread the article reached the threshold with
     thread_of[5] = clusterer.finish(item, Decision(5, thread_of[3], False))
     thread_of.update(clusterer.moves)
+    assert_index_matches_threads(clusterer.state)
     return thread_of
 
 

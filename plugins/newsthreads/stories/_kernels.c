@@ -744,11 +744,14 @@ static PyObject *k_idf_norms(PyObject *self, PyObject *const *args, Py_ssize_t n
 }
 
 /* ranked_threads(index, query, threads) -> the threads indexed under any key of query, most
- * keys shared first, then by (created_seq, id). Thread ids are ints. */
+ * keys shared first, then by (created_seq, id). Thread ids are ints. A posting is a set of
+ * ids, or a dict id → the thread's created_seq (``State.index``): then the order is known
+ * without touching the threads, of which only those taken are looked up. */
 typedef struct {
     long long tid, created;
     Py_ssize_t count;
-    PyObject *obj; /* borrowed: the id as indexed */
+    PyObject *obj; /* borrowed: the id as indexed, then (``resolve``) the thread */
+    int known;     /* created is known: read from the posting (a dict id → created_seq) */
 } Cand;
 
 static int cand_cmp(const void *pa, const void *pb) {
@@ -805,10 +808,22 @@ static Py_ssize_t count_shared(PyObject *index, PyObject *query, Cand **out) {
 #else
         int exact_set = 0;
 #endif
-        PyObject *it = exact_set ? NULL : PyObject_GetIter(posting);
-        if (!exact_set && it == NULL)
+        int exact_dict = PyDict_CheckExact(posting);
+        Py_ssize_t dict_pos = 0;
+        PyObject *created_obj = NULL;
+        PyObject *it = (exact_set || exact_dict) ? NULL : PyObject_GetIter(posting);
+        if (!exact_set && !exact_dict && it == NULL)
             goto done;
         for (;;) {
+            long long created = 0;
+            if (exact_dict) {
+                if (!PyDict_Next(posting, &dict_pos, &tid, &created_obj))
+                    break;
+                created = PyLong_AsLongLong(created_obj);
+                if (created == -1 && PyErr_Occurred())
+                    goto done;
+                Py_INCREF(tid);
+            } else
 #if PY_VERSION_HEX < 0x030D0000
             if (exact_set) {
                 if (!_PySet_NextEntry(posting, &set_pos, &tid, &set_hash))
@@ -838,11 +853,17 @@ static Py_ssize_t count_shared(PyObject *index, PyObject *query, Cand **out) {
                     cands[used].tid = v;
                     cands[used].count = 1;
                     cands[used].obj = tid; /* the posting holds it */
+                    cands[used].created = created;
+                    cands[used].known = exact_dict;
                     used++;
                     break;
                 }
                 if (cands[slot].tid == v) {
                     cands[slot].count++;
+                    if (exact_dict && !cands[slot].known) {
+                        cands[slot].created = created;
+                        cands[slot].known = 1;
+                    }
                     break;
                 }
             }
@@ -861,15 +882,20 @@ done:
     return -1;
 }
 
+/* The thread of cand (borrowed from ``threads``), or NULL with KeyError. */
+static PyObject *thread_of(Cand *cand, PyObject *threads) {
+    PyObject *thread = PyDict_GetItemWithError(threads, cand->obj);
+    if (thread == NULL && !PyErr_Occurred())
+        PyErr_SetObject(PyExc_KeyError, cand->obj);
+    return thread;
+}
+
 /* Resolve cands[0..n) to their thread objects (borrowed from ``threads``) and creation. */
 static int resolve(Cand *cands, Py_ssize_t n, PyObject *threads) {
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *thread = PyDict_GetItemWithError(threads, cands[i].obj);
-        if (thread == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_SetObject(PyExc_KeyError, cands[i].obj);
+        PyObject *thread = thread_of(&cands[i], threads);
+        if (thread == NULL)
             return -1;
-        }
         PyObject *created = PyObject_GetAttr(thread, str_created_seq);
         if (created == NULL)
             return -1;
@@ -942,16 +968,24 @@ static PyObject *k_first_ranked(PyObject *self, PyObject *const *args, Py_ssize_
                 order[m++] = cands[i];
         if (m == 0)
             continue;
-        if (resolve(order, m, args[2])) {
+        int known = 1;
+        for (Py_ssize_t i = 0; i < m && known; i++)
+            known = order[i].known;
+        if (!known && resolve(order, m, args[2])) {
             Py_CLEAR(out);
             goto done;
         }
         qsort(order, (size_t)m, sizeof(Cand), cand_cmp);
         for (Py_ssize_t i = 0; i < m && PyList_GET_SIZE(out) < limit; i++) {
-            PyObject *verdict = PyObject_CallOneArg(args[3], order[i].obj);
+            PyObject *thread = known ? thread_of(&order[i], args[2]) : order[i].obj;
+            if (thread == NULL) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            PyObject *verdict = PyObject_CallOneArg(args[3], thread);
             int ok = verdict == NULL ? -1 : PyObject_IsTrue(verdict);
             Py_XDECREF(verdict);
-            if (ok < 0 || (ok && PyList_Append(out, order[i].obj))) {
+            if (ok < 0 || (ok && PyList_Append(out, thread))) {
                 Py_CLEAR(out);
                 goto done;
             }

@@ -286,7 +286,9 @@ class State:
     sigs_swept_before: datetime | None = None  # ... signatures of articles ending before this
     df: dict[str, int] = field(default_factory=dict)
     threads: dict[int, Thread] = field(default_factory=dict)
-    index: dict[str, set[int]] = field(default_factory=dict)
+    # index key → {thread id: its created_seq}: candidates are ranked by creation without
+    # looking up the threads (most that share a key or two are never taken)
+    index: dict[str, dict[int, int]] = field(default_factory=dict)
     dups: DuplicateIndex = field(default_factory=DuplicateIndex)
     df_loader: Callable[[list[str]], dict[str, int]] | None = None
 
@@ -374,13 +376,13 @@ class State:
     def add_thread(self, thread: Thread) -> None:
         self.threads[thread.id] = thread
         for key in thread.keys:
-            self.index.setdefault(key, set()).add(thread.id)
+            self.index.setdefault(key, {})[thread.id] = thread.created_seq
 
     def drop_thread(self, thread: Thread) -> None:
         for key in thread.keys:
             posting = self.index.get(key)
             if posting is not None:
-                posting.discard(thread.id)
+                posting.pop(thread.id, None)
                 if not posting:
                     del self.index[key]
         del self.threads[thread.id]
@@ -1070,11 +1072,11 @@ class Clusterer:
         for key in set(thread.keys) - set(keys):
             posting = st.index.get(key)
             if posting is not None:
-                posting.discard(thread.id)
+                posting.pop(thread.id, None)
                 if not posting:
                     del st.index[key]
         for key in set(keys) - set(thread.keys):
-            st.index.setdefault(key, set()).add(thread.id)
+            st.index.setdefault(key, {})[thread.id] = thread.created_seq
         thread.keys = keys
 
     def _title_score(self, thread: Thread, terms: tuple[str, ...]) -> float:

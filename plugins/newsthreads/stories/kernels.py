@@ -18,7 +18,7 @@ import heapq
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from itertools import chain
 from typing import Any
 
@@ -170,7 +170,7 @@ def idf_norms(text: dict[str, float], ents: dict[str, float], xling: dict[str, f
             _idf_norm(xling, idf))
 
 
-def ranked_threads(index: Mapping[str, set[int]], query: list[str],
+def ranked_threads(index: Mapping[str, Collection[int]], query: list[str],
                    threads: Mapping[int, Any]) -> list[Any]:
     """The threads indexed under any key of ``query``: most keys shared first, then by
     creation (``created_seq``, then id); a total order, whatever the sets' order."""
@@ -179,7 +179,8 @@ def ranked_threads(index: Mapping[str, set[int]], query: list[str],
     return [threads[tid] for _, _, tid in ranked]
 
 
-def first_ranked(index: Mapping[str, set[int]], query: list[str], threads: Mapping[int, Any],
+def first_ranked(index: Mapping[str, Collection[int]], query: list[str],
+                 threads: Mapping[int, Any],
                  accept: Any, limit: int) -> list[Any]:
     """The first ``limit`` threads of ``ranked_threads`` that ``accept`` (a pure test)
     passes: an article's candidate threads."""
