@@ -265,13 +265,18 @@ def test_signature_is_datasketchs() -> None:
         assert fast.jaccard(other) == mh.jaccard(ref)
 
 
-def test_threading_does_not_import_datasketch_or_scipy() -> None:
-    """The CLI, each task and the analysis worker start without them (about a second)."""
+@pytest.mark.parametrize(("module", "unwanted"), [
+    ("newsthreads.stories.service", ("datasketch", "scipy")),
+    ("newsthreads.stories.prefetch", ("datasketch", "scipy", "psycopg")),
+])
+def test_threading_starts_without_heavy_imports(module: str, unwanted: tuple[str, ...]) -> None:
+    """The CLI and each task start without datasketch's scipy (about a second); the
+    analysis worker, whose start the first batches wait for, without psycopg too."""
     import subprocess
     import sys
 
-    code = ("import sys, newsthreads.stories.service, newsthreads.stories.prefetch; "
-            "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))")
+    code = (f"import sys, {module}; "
+            f"print(sorted(m for m in {unwanted!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"

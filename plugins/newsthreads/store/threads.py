@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,29 +18,14 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from newsthreads.store.rows import ArticleRow
+
 log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key for "story clustering is writing": 'nthr' as an integer.
 CLUSTER_LOCK_KEY = 0x6E746872
 
 
-@dataclass(frozen=True)
-class ArticleRow:
-    """The columns of ``articles`` that threading reads."""
-
-    id: int
-    source: str
-    source_key: str
-    title: str | None
-    lead: str | None
-    body: str
-    language: str | None
-    published_at: datetime | None
-    published_end: datetime | None
-    published_precision: str | None
-    published_source: str | None
-    agency: str | None
-    kicker: str | None
 
 
 _ARTICLE_COLUMNS = ("a.id, a.source, a.source_key, a.title, a.lead, a.body, a.language, "

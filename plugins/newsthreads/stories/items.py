@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
 
-from newsthreads.store.threads import ArticleRow
+from newsthreads.store.rows import ArticleRow
 from newsthreads.stories.analyse import analyse
 from newsthreads.stories.cluster import Item
 from newsthreads.stories.duplicates import from_bytes, signature, to_bytes

@@ -23,7 +23,7 @@ from collections import Counter
 
 from newsthreads import childproc
 from newsthreads.gcpolicy import relaxed_gc
-from newsthreads.store.threads import ArticleRow
+from newsthreads.store.rows import ArticleRow
 from newsthreads.stories.cluster import Item
 from newsthreads.stories.items import from_wire, item_from_row, keys_counted, to_wire
 

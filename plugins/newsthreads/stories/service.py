@@ -26,7 +26,7 @@ import psycopg
 
 from newsthreads.gcpolicy import relaxed_gc
 from newsthreads.store import threads as store
-from newsthreads.store.threads import ArticleRow
+from newsthreads.store.rows import ArticleRow
 from newsthreads.stories.analyse import Features
 from newsthreads.stories.cluster import (
     SLACK,
