@@ -525,7 +525,58 @@ done:
     return result;
 }
 
+/* band_keys(values, mix, salt) -> for each band b < len(salt), with R = len(mix) rows a band:
+ * (sum over r of values[b*R + r] * mix[r]) + salt[b], mod 2**64, as a Python int. */
+static PyObject *k_band_keys(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "band_keys(values, mix, salt)");
+        return NULL;
+    }
+    Py_buffer vv;
+    if (uint32_buffer(args[0], &vv, 0) < 0)
+        return NULL;
+    PyObject *mix = NULL, *salt = NULL, *out = NULL;
+    uint64_t m[8];
+    if ((mix = PySequence_Fast(args[1], "mix must be a sequence")) == NULL ||
+        (salt = PySequence_Fast(args[2], "salt must be a sequence")) == NULL)
+        goto done;
+    Py_ssize_t rows = PySequence_Fast_GET_SIZE(mix), bands = PySequence_Fast_GET_SIZE(salt);
+    if (rows < 1 || rows > 8 || bands * rows > vv.len / 4) {
+        PyErr_SetString(PyExc_ValueError, "1 to 8 rows a band, and values for every band");
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        m[r] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(mix, r));
+        if (m[r] == (uint64_t)-1 && PyErr_Occurred())
+            goto done;
+    }
+    const uint32_t *v = vv.buf;
+    if ((out = PyList_New(bands)) == NULL)
+        goto done;
+    for (Py_ssize_t b = 0; b < bands; b++) {
+        uint64_t key = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(salt, b));
+        if (key == (uint64_t)-1 && PyErr_Occurred()) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        for (Py_ssize_t r = 0; r < rows; r++)
+            key += (uint64_t)v[b * rows + r] * m[r];
+        PyObject *k = PyLong_FromUnsignedLongLong(key);
+        if (k == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, b, k);
+    }
+done:
+    Py_XDECREF(mix);
+    Py_XDECREF(salt);
+    PyBuffer_Release(&vv);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"band_keys", (PyCFunction)(void (*)(void))k_band_keys, METH_FASTCALL, NULL},
     {"words", k_words, METH_O, NULL},
     {"name_candidates", k_name_candidates, METH_O, NULL},
     {"has_token", (PyCFunction)(void (*)(void))k_has_token, METH_FASTCALL, NULL},

@@ -27,6 +27,7 @@ from datetime import datetime
 
 import numpy as np
 
+from newsthreads.stories.textkernels import band_keys as _band_keys
 from newsthreads.stories.textkernels import minhash_into
 
 NUM_PERM = 128
@@ -49,6 +50,7 @@ BANDS, ROWS = 37, 3
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9],
                 dtype=np.uint64)[:ROWS]
 _BAND_SALT = np.arange(BANDS, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)
+_MIX_INTS, _SALT_INTS = tuple(_MIX.tolist()), tuple(_BAND_SALT.tolist())
 
 
 def _hash(shingle: bytes) -> int:
@@ -133,10 +135,9 @@ class Entry:
 
 
 def band_keys(values: np.ndarray) -> list[int]:
-    """The LSH bucket of each band of a signature, as Python ints (one per band)."""
-    rows = values[:BANDS * ROWS].astype(np.uint64).reshape(BANDS, ROWS)
-    with np.errstate(over="ignore"):
-        return ((rows * _MIX).sum(axis=1, dtype=np.uint64) + _BAND_SALT).tolist()
+    """The LSH bucket of each band of a signature, as Python ints (one per band): in C
+    where built (the numpy expression cost ~20 µs a call, a few percent of clustering)."""
+    return _band_keys(values, _MIX_INTS, _SALT_INTS)
 
 
 class DuplicateIndex:

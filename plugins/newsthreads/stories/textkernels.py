@@ -18,7 +18,7 @@ import re
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from operator import mul, truediv
 
@@ -137,13 +137,27 @@ def minhash_into(shingles: Iterable[str], a: np.ndarray, b: np.ndarray,
         out[:] = np.iinfo(np.uint32).max
 
 
+def band_keys(values: np.ndarray, mix: Sequence[int], salt: Sequence[int]) -> list[int]:
+    """LSH band keys of a signature: for each band b < len(salt), with R = len(mix) rows a
+    band, (Σ_r values[b·R + r] · mix[r]) + salt[b] (mod 2**64), as Python ints."""
+    bands, rows = len(salt), len(mix)
+    if not 1 <= rows <= 8 or len(values) < bands * rows:
+        raise ValueError("1 to 8 rows a band, and values for every band")
+    block = np.asarray(values, dtype=np.uint32)[:bands * rows].astype(np.uint64)
+    with np.errstate(over="ignore"):
+        keys = (block.reshape(bands, rows) * np.array(mix, dtype=np.uint64)).sum(
+            axis=1, dtype=np.uint64) + np.array(salt, dtype=np.uint64)
+    return keys.tolist()
+
+
 PYTHON = {f.__name__: f for f in (words, has_token, name_candidates, word_counts, count_pairs,
-                                  unit, shingles, minhash_into)}
+                                  unit, shingles, minhash_into, band_keys)}
 
 ACCELERATED = False
 if not os.environ.get("NEWSTHREADS_PURE_PYTHON"):
     try:
         from newsthreads.stories._textkernels import (  # type: ignore[no-redef]  # noqa: F811
+            band_keys,
             count_pairs,
             has_token,
             minhash_into,
