@@ -298,10 +298,13 @@ def test_label_names_entities_and_a_title() -> None:
         text = "\n".join(p for p in (title, body) if p)
         clusterer.assign(Item(i + 1, analyse(text, title=title, language="nb"),
                               title=title))
-    label = thread_label(next(iter(clusterer.state.threads.values())),
-                         clusterer.state.idf_fn())
+    thread = next(iter(clusterer.state.threads.values()))
+    label = thread_label(thread)
     assert "Putin" in label or "Kim" in label
-    assert "—" in label
+    assert "—" in label and label.endswith(thread.title or "")
+    # the leading entities are the thread's heaviest names, in order, as written
+    heaviest = [thread.display[k] for k in thread.top_ents[:3]]
+    assert label.startswith(", ".join(heaviest))
 
 
 def test_metrics_on_a_toy_partition() -> None:

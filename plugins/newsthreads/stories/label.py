@@ -6,29 +6,28 @@ event a thread is about faster than any single headline: names say who, the titl
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable
-
 from newsthreads.stories.analyse import ENTITY_PREFIX
-from newsthreads.stories.cluster import NUMBER_KEY, Thread
+from newsthreads.stories.cluster import Thread
 
 MAX_LABEL = 200
 
 
-def top_entities(thread: Thread, idf: Callable[[str], float], k: int = 3) -> list[str]:
-    """Surface forms of the thread's k heaviest entities (weight × IDF, ties by key)."""
-    best = heapq.nsmallest(k, ((-w * idf(t), t) for t, w in thread.ents.items()
-                               if not t.startswith(NUMBER_KEY)))
+def top_entities(thread: Thread, k: int = 3) -> list[str]:
+    """Surface forms of the thread's k heaviest entity names (weight × IDF, ties by key):
+    the head of ``thread.top_ents``, which the clusterer keeps with the thread's index keys.
+    A function of the articles joined, not of when a batch happened to be saved."""
     names: list[str] = []
-    for _, key in best:
+    for key in thread.top_ents:
+        if len(names) == k:
+            break
         name = thread.display.get(key, key.removeprefix(ENTITY_PREFIX))
         if name.casefold() not in (n.casefold() for n in names):
             names.append(name)
     return names
 
 
-def thread_label(thread: Thread, idf: Callable[[str], float]) -> str:
-    names = ", ".join(top_entities(thread, idf))
+def thread_label(thread: Thread) -> str:
+    names = ", ".join(top_entities(thread))
     title = (thread.title or "").strip()
     label = f"{names} — {title}" if names and title else names or title
     return label[:MAX_LABEL]

@@ -103,7 +103,7 @@ def thread_from_row(row: dict) -> Thread:
         title=row["title"], title_terms=tuple(row["title_terms"]))
 
 
-def thread_to_row(thread: Thread, state: State) -> dict:
+def thread_to_row(thread: Thread) -> dict:
     return {
         "thread_id": thread.id, "created_seq": thread.created_seq,
         "last_seq": thread.last_seq, "n": thread.n, "first_at": thread.first_at,
@@ -114,7 +114,7 @@ def thread_to_row(thread: Thread, state: State) -> dict:
         "norm_text": thread.norm_text, "norm_ents": thread.norm_ents,
         "norm_xling": thread.norm_xling, "norm_epoch": thread.norm_epoch,
         "title": thread.title, "title_terms": list(thread.title_terms),
-        "label": thread_label(thread, state.idf),
+        "label": thread_label(thread),
     }
 
 
@@ -274,7 +274,7 @@ class _Runner:
         touched = done.touched
         writes = _split_writes(done, touched, assignments)
         self.stats.moved += writes.moved
-        batch = Batch(threads=store.thread_params([thread_to_row(t, st) for t in touched]),
+        batch = Batch(threads=store.thread_params([thread_to_row(t) for t in touched]),
                       assignments=store.assignment_params(assignments),
                       increments=store.df_params(increments),
                       counters=(st.n_docs, st.seq, st.hwm), touched=[t.id for t in touched],
@@ -510,7 +510,7 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
         writes = _split_writes(clusterer.settle(), ordered, assignments)
         stats.moved = writes.moved
         write_batch(conn, Batch(
-            threads=store.thread_params([thread_to_row(t, fresh) for t in new_threads]),
+            threads=store.thread_params([thread_to_row(t) for t in new_threads]),
             assignments=store.assignment_params(assignments),
             increments=store.df_params(df_new),
             counters=(n_docs + new_docs, seq + fresh.seq, hwm), touched=[], splits=writes))
@@ -542,7 +542,7 @@ def _rebuild_threads(conn: psycopg.Connection, thread_ids: list[int], params: Pa
             state.ensure_df(doc_keys(item))
             clusterer.join(rebuilt, item)
         rebuilt.last_seq = int(old["last_seq"])
-        store.save_threads(conn, store.thread_params([thread_to_row(rebuilt, state)]))
+        store.save_threads(conn, store.thread_params([thread_to_row(rebuilt)]))
 
 
 def _moved(before: list[tuple[int, int, int | None]],
