@@ -668,9 +668,10 @@ class Clusterer:
     # -- split repair -------------------------------------------------------------------------
 
     def member(self, item: Item) -> Member:
-        """What a small thread keeps of ``item`` (see :class:`Member`), with the current IDF."""
+        """What a small thread keeps of ``item`` (see :class:`Member`), with the current IDF
+        (the article's own small dict while it is being placed: only its keys are looked up)."""
         f, k = item.features, self.params.member_terms
-        idf = self.state.idf_map()
+        idf = self._idf_of(item)
         vec = member_vec(f.terms, f.entities, f.xling, idf, self.params.member_vec)
         return Member(item.article_id, canonical(f, k, idf), vec, item.start, item.end,
                       item.title, self.state.seq)
