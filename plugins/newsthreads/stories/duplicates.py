@@ -8,8 +8,8 @@ the signatures and the shingle-set sizes, so the index keeps 512 bytes per artic
 The banding is our own (:class:`DuplicateIndex`), not datasketch's ``MinHashLSH``: at the low
 threshold containment needs (37 bands of 3), ``MinHashLSH`` hashes each band in Python and
 keeps a set per bucket plus a reverse map, about 0.3 ms an insert-and-query here, a sixth of
-all clustering time; one numpy expression computes all 37 band keys and a dict of small lists
-holds the buckets (bench/bench_threading.py measures it).
+all clustering time; one C call (``textkernels.band_keys``) computes all 37 band keys and a
+dict of small lists holds the buckets (bench/bench_threading.py measures it).
 
 The signatures are datasketch's affine32 MinHash values (tests/test_stories_analyse.py checks
 them against ``datasketch.MinHash``), but this module does not import datasketch: its package
