@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import newsthreads.stories.analyse as analysis
 import numpy as np
@@ -329,3 +329,40 @@ def test_shipped_model_matches_its_features() -> None:
     assert len(MODEL.dated) == len(FEATURES_DATED) + 1
     assert len(MODEL.undated) == len(FEATURES_UNDATED) + 1
     assert any(MODEL.dated[1:]) and any(MODEL.undated[1:]) and 0 < MODEL.threshold < 1
+
+
+def test_which_threads_an_article_may_join() -> None:
+    """Dated with dated: within the window (21 days) of both intervals; otherwise threads
+    joined within ``undated_span`` articles, and for an undated article also dated threads
+    that in-order articles can still reach (ending after the horizon)."""
+    from newsthreads.stories.cluster import SLACK, Params, Thread
+
+    clusterer = Clusterer(State(), params=Params(window_days=21, undated_span=100))
+    st = clusterer.state
+    st.seq, st.hwm = 1000, datetime(2019, 6, 1, tzinfo=UTC)
+    horizon = st.hwm - timedelta(days=21) - SLACK
+    day = timedelta(days=1)
+
+    def thread(last_seq: int, first: datetime | None = None,
+               last: datetime | None = None) -> Thread:
+        return Thread(id=1, created_seq=1, last_seq=last_seq, first_at=first, last_end=last)
+
+    april = datetime(2019, 4, 10, tzinfo=UTC)
+    dated = Item(1, analyse("Kim møter Putin.", language="nb"), april, april + day)
+    undated = Item(2, analyse("Kim møter Putin.", language="nb"))
+    cases = [
+        (dated, thread(1, april - 30 * day, april - 20 * day), True),  # 20 days before
+        (dated, thread(1, april - 40 * day, april - 22 * day), False),  # 22 days before
+        (dated, thread(1, april + 23 * day, april + 30 * day), False),  # 22 days after its end
+        (dated, thread(1, april + 22 * day, april + 30 * day), True),  # 21 days after
+        (dated, thread(950), True),  # an undated thread joined recently
+        (dated, thread(900), False),  # ... or not
+        (undated, thread(950, april, april), True),  # recent
+        (undated, thread(900, horizon, horizon), True),  # not recent, ends at the horizon
+        (undated, thread(900, horizon - day, horizon - day), False),
+        (undated, thread(901), True),
+        (undated, thread(900), False),
+    ]
+    for item, t, want in cases:
+        assert clusterer.eligible(t, item) is want, (item.start, t)
+        assert clusterer.eligibility(item)(t) is want

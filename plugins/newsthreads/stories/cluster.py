@@ -330,9 +330,12 @@ class State:
         self._load_df(missing(self.df, features.terms, features.entities, features.xling))
 
     def _load_df(self, absent: list[str]) -> None:
+        """Bring the counts of ``absent`` keys into ``df`` (0 for keys never counted), in
+        key order whatever order they come in."""
         if not absent:
             return
-        loaded = self.df_loader(sorted(absent)) if self.df_loader else {}
+        absent.sort()
+        loaded = self.df_loader(absent) if self.df_loader else {}
         for t in absent:
             self.df[t] = loaded.get(t, 0)
             self._idf.pop(t, None)
@@ -476,17 +479,31 @@ class Clusterer:
 
     def eligible(self, thread: Thread, item: Item) -> bool:
         """May ``item`` join ``thread``? A function of both and of (seq, hwm) only."""
-        st, p = self.state, self.params
-        recent = thread.last_seq > st.seq - p.undated_span
-        if item.dated and thread.dated:
-            assert item.start and item.end and thread.first_at and thread.last_end
-            return (thread.last_end >= item.start - self.window
-                    and thread.first_at <= item.end + self.window)
-        if thread.dated and not item.dated:
-            assert thread.last_end is not None
-            horizon = self.horizon()
-            return recent or (horizon is not None and thread.last_end >= horizon)
-        return recent
+        return self.eligibility(item)(thread)
+
+    def eligibility(self, item: Item) -> Callable[[Thread], bool]:
+        """``eligible`` for one article, its bounds computed once (it tests ~20 candidates).
+        A dated article joins a dated thread within the window of its interval; otherwise a
+        thread joined within ``undated_span`` articles, and an undated article also any
+        dated thread that in-order articles can still join (ending after the horizon)."""
+        after = self.state.seq - self.params.undated_span
+        if item.start is not None and item.end is not None:
+            lo, hi = item.start - self.window, item.end + self.window
+
+            def for_dated(thread: Thread) -> bool:
+                if thread.last_end is None:
+                    return thread.last_seq > after
+                assert thread.first_at is not None
+                return thread.last_end >= lo and thread.first_at <= hi
+
+            return for_dated
+        horizon = self.horizon()
+
+        def for_undated(thread: Thread) -> bool:
+            return thread.last_seq > after or (thread.last_end is not None and horizon
+                                               is not None and thread.last_end >= horizon)
+
+        return for_undated
 
     def dup_eligible(self, entry: Entry, item: Item) -> bool:
         """May ``item`` be a copy of the indexed article? A day-precise article looks among
@@ -867,7 +884,7 @@ class Clusterer:
     def candidates(self, item: Item, query: list[str]) -> list[Thread]:
         st = self.state
         return first_ranked(st.index, query, st.threads,  # most shared keys first
-                            lambda thread: self.eligible(thread, item), self.params.max_candidates)
+                            self.eligibility(item), self.params.max_candidates)
 
     def shortlist(self, item: Item, candidates: list[Thread],
                   weighted: tuple[dict[str, float], ...]) -> list[Thread]:

@@ -242,7 +242,7 @@ class _Runner:
         ``counted``: ``keys_counted(items)`` when the analysis worker has counted them."""
         st, stats = self.state, self.stats
         increments = counted if counted is not None else keys_counted(items)
-        st.ensure_df(sorted(increments))  # the batch's counts, in one query; none is
+        st.ensure_df(increments)  # the batch's counts, in one query; none is
         # forgotten before the batch ends (``bound_memory`` runs between batches)
         assignments = []
         for item in items:
