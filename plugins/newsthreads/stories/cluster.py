@@ -519,21 +519,35 @@ class Clusterer:
         """Signatures ending before this serve no in-order day-precise article."""
         return self._horizons_now()[2]
 
-    def _sig_sweepable(self, entry: Entry) -> bool:
-        if entry.seq > self.state.seq - self.params.dup_span:
-            return False
-        horizon = self.dup_horizon()
-        return entry.end is None or (horizon is not None and entry.end < horizon)
+    def _sig_sweep_rule(self) -> Callable[[Entry], bool]:
+        """May the sweep let a signature go? Its bounds computed once (the sweep asks it of
+        every signature in the duplicate window): processed over ``dup_span`` articles ago,
+        and undated or ending before the duplicate horizon."""
+        after, horizon = self.state.seq - self.params.dup_span, self.dup_horizon()
+
+        def sweepable(entry: Entry) -> bool:
+            return entry.seq <= after and (
+                entry.end is None or (horizon is not None and entry.end < horizon))
+
+        return sweepable
 
     def _sweepable(self, thread: Thread) -> bool:
-        st, p = self.state, self.params
-        if thread.last_seq > st.seq - p.undated_span:
-            return False
-        if not thread.dated:
-            return True
-        horizon = self.horizon()
-        assert thread.last_end is not None and horizon is not None
-        return thread.last_end < horizon
+        return self._sweep_rule()(thread)
+
+    def _sweep_rule(self) -> Callable[[Thread], bool]:
+        """``_sweepable`` with this moment's bounds computed once: joined over
+        ``undated_span`` articles ago, and undated or ending before the horizon."""
+        after, horizon = self.state.seq - self.params.undated_span, self.horizon()
+
+        def sweepable(thread: Thread) -> bool:
+            if thread.last_seq > after:
+                return False
+            if thread.last_end is None:
+                return True
+            assert horizon is not None
+            return thread.last_end < horizon
+
+        return sweepable
 
     def settle(self) -> Settled:
         """Hand over what changed since the last call (for saving) and count the touched
@@ -563,11 +577,13 @@ class Clusterer:
             if thread.members and not self._keeps_members(thread):
                 thread.members, thread.sims = [], []
                 self.outgrown.add(thread.id)  # never re-checked again: let the rows go
-        for thread in [t for t in st.threads.values() if self._sweepable(t)]:
+        sweepable = self._sweep_rule()
+        for thread in [t for t in st.threads.values() if sweepable(t)]:
             if thread.dirty:
                 continue  # not saved yet: the service sweeps again after saving
             st.drop_thread(thread)
-        for article_id in [a for a, e in st.dups.entries.items() if self._sig_sweepable(e)]:
+        sig_sweepable = self._sig_sweep_rule()
+        for article_id in [a for a, e in st.dups.entries.items() if sig_sweepable(e)]:
             st.dups.remove(article_id)
         st.swept_before = self.horizon()
         st.sigs_swept_before = self.dup_horizon()
