@@ -499,7 +499,9 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
                 hwm = item.end
         # The window's threads join the global stream: shift their sequence numbers and let
         # their norms be recomputed with the global document frequencies when next used.
-        # (The fresh state's index, which holds the unshifted created_seq, is not used again.)
+        # The fresh state's index holds the unshifted created_seq: nothing reads it again,
+        # and it is emptied so that nothing can.
+        clusterer.state.index.clear()
         new_threads = list(clusterer.state.threads.values())
         for thread in new_threads:
             thread.created_seq += seq
