@@ -378,17 +378,25 @@ class State:
 
     def add_thread(self, thread: Thread) -> None:
         self.threads[thread.id] = thread
-        for key in thread.keys:
-            self.index.setdefault(key, {})[thread.id] = thread.created_seq
+        self.index_under(thread, thread.keys)
 
     def drop_thread(self, thread: Thread) -> None:
-        for key in thread.keys:
+        self.unindex(thread, thread.keys)
+        del self.threads[thread.id]
+
+    def index_under(self, thread: Thread, keys: Iterable[str]) -> None:
+        """Post ``thread`` under ``keys``, with its creation (see ``index``)."""
+        for key in keys:
+            self.index.setdefault(key, {})[thread.id] = thread.created_seq
+
+    def unindex(self, thread: Thread, keys: Iterable[str]) -> None:
+        """Take ``thread`` off the postings of ``keys``; a posting left empty goes."""
+        for key in keys:
             posting = self.index.get(key)
             if posting is not None:
                 posting.pop(thread.id, None)
                 if not posting:
                     del self.index[key]
-        del self.threads[thread.id]
 
 
 def _written_years(m: Member) -> set[str]:
@@ -1103,14 +1111,8 @@ class Clusterer:
         thread.top_ents = tuple(self._top(names(thread.ents), TOP_ENTS))
         if keys == thread.keys:
             return
-        for key in set(thread.keys) - set(keys):
-            posting = st.index.get(key)
-            if posting is not None:
-                posting.pop(thread.id, None)
-                if not posting:
-                    del st.index[key]
-        for key in set(keys) - set(thread.keys):
-            st.index.setdefault(key, {})[thread.id] = thread.created_seq
+        st.unindex(thread, set(thread.keys) - set(keys))
+        st.index_under(thread, set(keys) - set(thread.keys))
         thread.keys = keys
 
     def _title_score(self, thread: Thread, terms: tuple[str, ...]) -> float:
