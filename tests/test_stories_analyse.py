@@ -246,15 +246,19 @@ def test_signature_round_trips_and_excerpts_match() -> None:
 
 
 def test_signature_is_datasketchs() -> None:
-    from newsthreads.stories.duplicates import NUM_PERM, SCHEME, Signature, _hash, permutations
+    import zlib
+
+    from newsthreads.stories.duplicates import NUM_PERM, SCHEME, Signature, permutations
 
     template = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
     a, b = permutations(seed=1)
     assert a.dtype == b.dtype == np.uint32
     assert np.array_equal(np.array([a, b]), template.permutations)
     for shingles in (set(), {"a b c"}, {f"ord {i} æøå" for i in range(300)}, {"x\ny z", "y"}):
-        mh = MinHash(num_perm=NUM_PERM, hashfunc=_hash, permutations=template.permutations,
-                     scheme=SCHEME)
+        # our shingle hash is crc32 of the UTF-8 (deterministic across processes, unlike
+        # hash(); textkernels.minhash_into computes it)
+        mh = MinHash(num_perm=NUM_PERM, hashfunc=zlib.crc32,
+                     permutations=template.permutations, scheme=SCHEME)
         mh.update_batch([s.encode("utf-8") for s in sorted(shingles)])
         fast = signature(shingles)
         assert isinstance(fast, Signature) and fast.hashvalues.dtype == mh.hashvalues.dtype

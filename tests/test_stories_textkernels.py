@@ -124,19 +124,19 @@ def test_minhash_into(shingles: list[str]) -> None:
        st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=8),
        st.lists(st.integers(0, 2**64 - 1), max_size=16))
 def test_band_keys(values: list[int], mix: list[int], salt: list[int]) -> None:
-    from newsthreads.stories.duplicates import _MIX_INTS, _SALT_INTS, BANDS, ROWS
+    from newsthreads.stories.duplicates import _BAND_SALT, _MIX, BANDS, ROWS
 
     sig = np.array(values, dtype=np.uint32)
     assert C.band_keys(sig, mix, salt) == PY["band_keys"](sig, mix, salt)
-    keys = C.band_keys(sig, _MIX_INTS, _SALT_INTS)
-    assert keys == PY["band_keys"](sig, _MIX_INTS, _SALT_INTS) and len(keys) == BANDS
+    keys = C.band_keys(sig, _MIX, _BAND_SALT)
+    assert keys == PY["band_keys"](sig, _MIX, _BAND_SALT) and len(keys) == BANDS
     # the definition: each band's rows folded with 64-bit wrap-around
     b = BANDS - 1
-    assert keys[b] == (sum(values[b * ROWS + r] * _MIX_INTS[r] for r in range(ROWS))
-                       + _SALT_INTS[b]) % 2**64
+    assert keys[b] == (sum(values[b * ROWS + r] * _MIX[r] for r in range(ROWS))
+                       + _BAND_SALT[b]) % 2**64
     for fn in (C.band_keys, PY["band_keys"]):
         with pytest.raises(ValueError):
-            fn(sig[:3], _MIX_INTS, _SALT_INTS)  # too few values for 37 bands
+            fn(sig[:3], _MIX, _BAND_SALT)  # too few values for 37 bands
 
 
 def test_minhash_of_odd_lengths_and_bad_input() -> None:

@@ -20,7 +20,6 @@ class of which only the values were used. :class:`Signature` holds the values.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,15 +46,8 @@ MIN_SHINGLES = 25  # a few sentences: shorter texts share boilerplate too easily
 BANDS, ROWS = 37, 3
 # A band's rows folded into one 64-bit key (odd multipliers, arithmetic mod 2**64); a rare
 # collision only adds a candidate, which the Jaccard/containment estimate then rejects.
-_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9],
-                dtype=np.uint64)[:ROWS]
-_BAND_SALT = np.arange(BANDS, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)
-_MIX_INTS, _SALT_INTS = tuple(_MIX.tolist()), tuple(_BAND_SALT.tolist())
-
-
-def _hash(shingle: bytes) -> int:
-    # Deterministic across processes (Python's hash() is salted), and faster than SHA-1.
-    return zlib.crc32(shingle)
+_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)[:ROWS]
+_BAND_SALT = tuple(b * 0xD6E8FEB86659FD93 % 2**64 for b in range(BANDS))
 
 
 def permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +129,7 @@ class Entry:
 def band_keys(values: np.ndarray) -> list[int]:
     """The LSH bucket of each band of a signature, as Python ints (one per band): in C
     where built (the numpy expression cost ~20 µs a call, a few percent of clustering)."""
-    return _band_keys(values, _MIX_INTS, _SALT_INTS)
+    return _band_keys(values, _MIX, _BAND_SALT)
 
 
 class DuplicateIndex:
