@@ -25,9 +25,6 @@ log = logging.getLogger(__name__)
 # pg_advisory_xact_lock key for "story clustering is writing": 'nthr' as an integer.
 CLUSTER_LOCK_KEY = 0x6E746872
 
-
-
-
 _ARTICLE_COLUMNS = ("a.id, a.source, a.source_key, a.title, a.lead, a.body, a.language, "
                     "a.published_at, a.published_end, a.published_precision, "
                     "a.published_source, a.agency, a.kicker")

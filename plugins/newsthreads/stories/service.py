@@ -440,14 +440,11 @@ def current_rows(conn: psycopg.Connection, ids: list[int],
     if not read:
         return store.still_pending(conn, ids)
     versions = store.pending_versions(conn, ids)
-    stale = [i for i, version in versions if read.get(i, (None,))[0] != version]
+    kept = {i: read[i][1] for i, version in versions if i in read and read[i][0] == version}
+    stale = [i for i, _ in versions if i not in kept]
     fresh = {row.id: row for row in store.still_pending(conn, stale)} if stale else {}
-    rows = []
-    for i, version in versions:
-        row = read[i][1] if read.get(i, (None,))[0] == version else fresh.get(i)
-        if row is not None:  # None: it was deleted between the two reads
-            rows.append(row)
-    return rows
+    # an id in neither was deleted between the two reads
+    return [kept[i] if i in kept else fresh[i] for i, _ in versions if i in kept or i in fresh]
 
 
 def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
