@@ -344,6 +344,27 @@ def save_threads(conn: psycopg.Connection, params: bytes) -> None:
     _execute_json(conn, _UPSERT_VECTORS, params)
 
 
+def norm_params(rows: list[tuple[int, float, float, float, int]]) -> bytes:
+    """(thread id, norm_text, norm_ents, norm_xling, norm_epoch) of threads whose norms alone
+    changed, as one ``save_norms`` parameter."""
+    return _json([{"thread_id": t, "norm_text": a, "norm_ents": b, "norm_xling": c,
+                   "norm_epoch": e} for t, a, b, c, e in rows])
+
+
+def save_norms(conn: psycopg.Connection, params: bytes) -> None:
+    """Write refreshed norms (``params`` from ``norm_params``) without rewriting the rest of
+    the thread's row: a new IDF epoch refreshes every thread it scores, most never joined."""
+    _execute_json(
+        conn,
+        "UPDATE thread_vectors v SET norm_text = r.norm_text, norm_ents = r.norm_ents, "
+        "norm_xling = r.norm_xling, norm_epoch = r.norm_epoch "
+        "FROM jsonb_to_recordset(%s::jsonb) AS r(thread_id bigint, "
+        "norm_text double precision, norm_ents double precision, "
+        "norm_xling double precision, norm_epoch integer) "
+        "WHERE v.thread_id = r.thread_id",
+        params)
+
+
 def assignment_params(rows: list[dict[str, Any]]) -> bytes:
     """Assignment rows (``article_id``, ``thread_id``, ``score``, ``duplicate_of``,
     ``run_id``, ``seq``, ``minhash`` bytes or None, ``shingles``, ``dated_start``,

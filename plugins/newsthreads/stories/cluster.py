@@ -207,6 +207,7 @@ class Settled:
     """What the clusterer changed since it last settled (see ``Clusterer.settle``)."""
 
     touched: list[Thread]  # threads changed, by id
+    renormed: list[Thread]  # other threads whose norms alone were refreshed, by id
     moves: dict[int, int]  # articles a split or merge moved: article id → its thread now
     dropped: list[int]  # threads merged into another (now empty)
     outgrown: list[int]  # threads whose kept members were let go
@@ -446,6 +447,10 @@ class Clusterer:
         # each was a few percent of a 100k run.
         self._horizons: tuple[datetime | None, datetime | None, datetime | None] | None = None
         self.touched: dict[int, Thread] = {}
+        # Threads whose norms a new IDF epoch refreshed while they were scored, not joined:
+        # saved too (``settle``), or a restarted run would refresh them again with the later
+        # counts and go on from norms one long run never had.
+        self.renormed: dict[int, Thread] = {}
         # Articles that a split moved to another thread since the caller last cleared this:
         # article id → its thread now (the caller rewrites their assignments).
         self.moves: dict[int, int] = {}
@@ -563,10 +568,15 @@ class Clusterer:
         benchmark's in-memory mode) calls it too: an unsaved thread is never swept, and its
         memory would grow with the stream instead of the window."""
         touched = sorted(self.touched.values(), key=lambda t: t.id)
-        for thread in touched:
+        renormed = sorted((t for i, t in self.renormed.items()
+                           if i not in self.touched and i not in self.dropped),
+                          key=lambda t: t.id)
+        for thread in touched + renormed:
             thread.dirty = False
-        done = Settled(touched, self.moves, sorted(self.dropped), sorted(self.outgrown))
-        self.touched, self.moves, self.outgrown, self.dropped = {}, {}, set(), set()
+        done = Settled(touched, renormed, self.moves, sorted(self.dropped),
+                       sorted(self.outgrown))
+        self.touched, self.renormed = {}, {}
+        self.moves, self.outgrown, self.dropped = {}, set(), set()
         return done
 
     def _keeps_members(self, thread: Thread) -> bool:
@@ -614,6 +624,8 @@ class Clusterer:
         thread.norm_text, thread.norm_ents, thread.norm_xling = idf_norms(
             thread.text, thread.ents, thread.xling, self.state.idf_map())
         thread.norm_epoch = self.state.epoch()
+        thread.dirty = True  # not swept before it is saved
+        self.renormed[thread.id] = thread
 
     @staticmethod
     def _cos(vec: dict[str, float], centroid: dict[str, float], norm: float) -> float:

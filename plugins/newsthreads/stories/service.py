@@ -173,6 +173,8 @@ def _add_loaded_threads(conn: psycopg.Connection, state: State, rows: list[dict]
         terms.update(thread.text)
         terms.update(thread.ents)
         terms.update(thread.xling)
+        for m in thread.members:  # a split rejoins them with keys their thread has pruned
+            terms.update(m.features.terms, m.features.entities, m.features.xling)
     state.ensure_df(sorted(terms))
 
 
@@ -225,6 +227,7 @@ class _Runner:
             st = self.state
             self.writer.wait_unless(lambda b: (
                 not b.splits.dropped and all(t in st.threads for t in b.touched)
+                and all(t in st.threads for t in b.renormed)
                 and all(a in st.dups.entries for a in b.signed)))
         if threads:
             window = timedelta(days=self.params.window_days)
@@ -278,6 +281,10 @@ class _Runner:
                       assignments=store.assignment_params(assignments),
                       increments=store.df_params(increments),
                       counters=(st.n_docs, st.seq, st.hwm), touched=[t.id for t in touched],
+                      norms=store.norm_params([
+                          (t.id, t.norm_text, t.norm_ents, t.norm_xling, t.norm_epoch)
+                          for t in done.renormed]),
+                      renormed=[t.id for t in done.renormed],
                       signed=[a["article_id"] for a in assignments if a["minhash"] is not None],
                       counted=increments.keys(),
                       splits=writes)

@@ -49,6 +49,8 @@ class Batch:
     increments: bytes  # store.df_params
     counters: tuple[int, int, Any]  # n_docs, seq, hwm
     touched: list[int] = field(default_factory=list)  # thread ids, for imputed dates
+    norms: bytes = b"[]"  # store.norm_params: threads whose norms alone were refreshed
+    renormed: list[int] = field(default_factory=list)  # their ids
     signed: list[int] = field(default_factory=list)  # articles whose signatures it writes
     counted: Collection[str] = ()  # keys whose document frequencies it increments
     splits: SplitWrites = field(default_factory=SplitWrites)
@@ -57,6 +59,7 @@ class Batch:
 def write_batch(conn: psycopg.Connection, batch: Batch) -> int:
     """Write one batch in the caller's transaction; returns the dates imputed."""
     store.save_threads(conn, batch.threads)
+    store.save_norms(conn, batch.norms)
     store.save_assignments(conn, batch.assignments)
     split = batch.splits
     store.move_articles(conn, split.moves)
