@@ -37,7 +37,7 @@ from pathlib import Path
 
 import feedparser
 from common import BackendCPU, machine, scratch_db, write_section
-from newsthreads.feeds_run import ingest_feeds
+from newsthreads.feeds_run import ingest_feeds, reader_processes
 from newsthreads.sources.fetch import DEFAULT_PER_HOST
 from newsthreads.store import feeds as feed_store
 from newsthreads.store.connection import connect
@@ -94,8 +94,9 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--processes", type=int, default=0,
-                        help="reader processes for ingest_feeds (default 0: none)")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="reader processes for ingest_feeds (default: the product's, one"
+                             " per core; 0: read in the run's own process)")
     parser.add_argument("--slow", type=int, default=100, help="feeds answering after 1 s")
     parser.add_argument("--slow-concurrency", type=int, default=20)
     parser.add_argument("--results", action="store_true",
@@ -158,7 +159,11 @@ def main() -> int:
                    f"{raw_rate:,.0f} items/s, {raw_cpu:.2f} s CPU; without headers (no base URL, "
                    f"so no relative-link resolution): {bare_seconds:.2f} s")
             total_cpu = first_cpu + readers_cpu + (db_cpu or 0.0)
-            processes = f", {args.processes} reader processes" if args.processes else ""
+            used = (reader_processes(args.feeds) if args.processes is None
+                    else args.processes)
+            processes = (f", {used} reader processes"
+                         + (" (the default: one per core)" if args.processes is None else "")
+                         if used else ", read in this process")
             report(f"pipeline, first poll (fetch+parse+normalise+store, concurrency "
                    f"{args.concurrency}, per-host limit {DEFAULT_PER_HOST}{processes}): "
                    f"{first_seconds:.2f} s, {rate:,.0f} articles/s, "

@@ -120,3 +120,17 @@ def test_ingest_feeds_per_host_is_recorded_and_checked(clean_db, server, capsys)
         params = conn.execute("SELECT params FROM ingest_runs WHERE kind = 'feeds' "
                               "ORDER BY id DESC LIMIT 1").fetchone()[0]
     assert params["per_host"] == 1
+
+
+def test_ingest_feeds_reader_processes_is_recorded_and_checked(clean_db, server, capsys):
+    assert cli(capsys, "feeds", "add", server.url("/rss"))[0] == 0
+    code, out = cli(capsys, "ingest-feeds", "--reader-processes", "-1")
+    assert code == 2 and "--reader-processes must be 0 or more" in out
+    code, out = cli(capsys, "ingest-feeds", "--reader-processes", "0", "--json")
+    assert code == 0 and json.loads(out)["counts"]["new"] == 1
+    import psycopg
+
+    with psycopg.connect(clean_db) as conn:
+        params = conn.execute("SELECT params FROM ingest_runs WHERE kind = 'feeds' "
+                              "ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert params["processes"] == 0

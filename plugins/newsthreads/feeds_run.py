@@ -8,16 +8,20 @@ the others. ``ingest_feeds`` runs many feeds with bounded concurrency; the DAG m
 
 Reading a document (``sources.reading.read_feed``: parse, key, normalise) is pure CPU, and
 feedparser is pure Python: the threads overlap one feed's reading with other feeds' fetches and
-database writes, but cannot spread the reading itself over cores. Given ``processes``, a run
-hands the documents to that many reader processes instead; the database work stays in the
-threads, one transaction per feed as before. A run keeps at most ``per_host`` requests in
-flight to any one host and interleaves its feeds by host, so one busy host does not hold up the
-others.
+database writes, but cannot spread the reading itself over cores. So a run of more than one
+feed hands the documents to reader processes, one per core by default (``processes``); the
+database work stays in the threads, one transaction per feed as before. On the two-core machine
+of bench/results.md (500 feeds, 25,000 items) a first poll took 36 s read in-process, 25 s with
+one reader and 20 s with two: with the reading in the run's own process its 8 threads also
+spent ~4 s more CPU contending for the interpreter than the readers did parsing. A run keeps
+at most ``per_host`` requests in flight to any one host and interleaves its feeds by host, so
+one busy host does not hold up the others.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -373,13 +377,23 @@ def by_host(feeds: list[feed_store.FeedRow]) -> list[feed_store.FeedRow]:
     return out
 
 
+def reader_processes(feeds: int) -> int:
+    """The default number of reader processes for ``feeds`` feeds: one per core this process
+    may run on, at most one per feed; none for a single feed (nothing to read alongside it,
+    the process would only add its start) or on one core (reading in-process saves the
+    pickling)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    return 0 if cores < 2 or feeds < 2 else min(cores, feeds)
+
+
 def ingest_feeds(
     *,
     dsn: str | None = None,
     feed_ids: list[int] | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     per_host: int = DEFAULT_PER_HOST,
-    processes: int = 0,
+    processes: int | None = None,
     limits: FetchLimits | None = None,
     connect_fn: Callable[[], Any] | None = None,
 ) -> FeedsSummary:
@@ -387,10 +401,9 @@ def ingest_feeds(
 
     Each worker thread has its own database connection; one shared httpx client keeps
     connections alive across feeds of the same host and holds at most ``per_host`` requests
-    to one host at a time. With ``processes``, that many reader processes read the documents
-    instead of this process (worth it with cores to spare: on the two-core machine of
-    bench/results.md, shared with other work, it was not). Outcomes come back in the claimed
-    feeds' order.
+    to one host at a time. ``processes`` reader processes read the documents (None: see
+    ``reader_processes``; 0: this process reads them). Outcomes come back in the
+    claimed feeds' order.
     """
     open_conn = connect_fn or (lambda: connect(dsn))
     limits = limits or FetchLimits()
@@ -400,6 +413,8 @@ def ingest_feeds(
         feeds = claim(conn, feed_ids=feed_ids)
         if not feeds:
             return finish(conn, run_id, [])
+        if processes is None:
+            processes = reader_processes(len(feeds))
         local = threading.local()
         opened: list[Any] = []
         lock = threading.Lock()

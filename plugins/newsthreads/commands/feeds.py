@@ -162,10 +162,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.per_host is not None and args.per_host < 1:
         print("newsthreads: --per-host must be at least 1", file=sys.stderr)
         return 2
+    if args.reader_processes is not None and args.reader_processes < 0:
+        print("newsthreads: --reader-processes must be 0 or more", file=sys.stderr)
+        return 2
     with connect() as conn:
         migrate(conn)
     summary = ingest_feeds(feed_ids=args.feed or None, concurrency=args.concurrency,
-                           per_host=args.per_host or DEFAULT_PER_HOST)
+                           per_host=args.per_host or DEFAULT_PER_HOST,
+                           processes=args.reader_processes)
     data = summary.as_dict()
     print(json.dumps(data, default=_json_default) if args.json else format_summary(data))
     return 0  # the run completed; per-feed failures are in the summary and ingest_errors
@@ -208,5 +212,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--per-host", type=int, metavar="N",
                    help="requests in flight to one host at a time (default 2)")
+    p.add_argument("--reader-processes", type=int, metavar="N",
+                   help="processes that parse the documents (default: one per core; 0: this "
+                        "process parses them)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
