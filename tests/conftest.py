@@ -28,6 +28,8 @@ DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 os.environ.setdefault("NEWS_ALLOW_PRIVATE_NETWORKS", "1")
 
+pytest_plugins = ["sigterm_unwinds"]
+
 
 def _admin_url() -> tuple[str, object | None]:
     url = os.environ.get("NEWS_TEST_ADMIN_URL", DEFAULT_ADMIN)
