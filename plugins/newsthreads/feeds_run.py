@@ -12,8 +12,8 @@ database writes, but cannot spread the reading itself over cores. So a run of mo
 feed hands the documents to reader processes, one per core by default (``processes``); the
 database work stays in the threads, one transaction per feed as before. On the two-core machine
 of bench/results.md (500 feeds, 25,000 items) a first poll took 36 s read in-process, 25 s with
-one reader and 20 s with two: with the reading in the run's own process its 8 threads also
-spent ~4 s more CPU contending for the interpreter than the readers did parsing. A run keeps
+one reader and 20 s with two; read in-process the run also took more CPU in all (34-35 s
+against 30 s), likely its 8 threads contending for the interpreter. A run keeps
 at most ``per_host`` requests in flight to any one host and interleaves its feeds by host, so
 one busy host does not hold up the others.
 """
