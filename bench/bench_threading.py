@@ -32,8 +32,12 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from common import machine, scratch_db, write_section
+
+if TYPE_CHECKING:
+    from newsthreads.model import Article
 
 # Consonant-vowel(-consonant) syllables: enough of them that five-letter prefixes collide about
 # as often as in real vocabularies.
@@ -233,6 +237,20 @@ def run_memory(n: int) -> dict:
                 "checkpoints": checkpoints}
 
 
+def stream_articles(n: int) -> Iterator[Article]:
+    """``stream(n)`` as the product's ``Article`` values (day- or month-precise dates as the
+    feeds give them), for runs through Postgres."""
+    from newsthreads.model import Article, PublishedDate
+
+    for art in stream(n):
+        pub = None
+        if art.start and art.end:
+            precision = "day" if art.end - art.start <= timedelta(days=1) else "month"
+            pub = PublishedDate(art.start, art.end, precision, "feed")
+        yield Article(source="bench", source_key=str(art.id), body=art.body, title=art.title,
+                      language="en", published=pub, content_hash=str(art.id))
+
+
 def run_db(n: int) -> dict:
     """Ingest ``n`` synthetic articles into a throwaway database, then ``cluster_pending`` as
     the DAG runs it: the analysis worker on the next batch, the writer committing the last.
@@ -240,21 +258,14 @@ def run_db(n: int) -> dict:
     process that works for it (this one, the worker, the PostgreSQL backends)."""
     import psycopg
     from common import BackendCPU
-    from newsthreads.model import Article, PublishedDate
     from newsthreads.store.articles import upsert_article
     from newsthreads.stories.service import cluster_pending
     from psycopg.conninfo import conninfo_to_dict
 
     with scratch_db() as url, psycopg.connect(url) as conn:
         with conn.transaction():
-            for art in stream(n):
-                pub = None
-                if art.start and art.end:
-                    precision = "day" if art.end - art.start <= timedelta(days=1) else "month"
-                    pub = PublishedDate(art.start, art.end, precision, "feed")
-                upsert_article(conn, Article(
-                    source="bench", source_key=str(art.id), body=art.body, title=art.title,
-                    language="en", published=pub, content_hash=str(art.id)), None)
+            for article in stream_articles(n):
+                upsert_article(conn, article, None)
         children = os.times()
         cpu = time.process_time()
         with BackendCPU(conninfo_to_dict(url)["dbname"]) as backends:

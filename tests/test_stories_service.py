@@ -239,18 +239,9 @@ def _bench_articles(n: int) -> list[Article]:
     """The benchmark's synthetic stream (many stories at once, shared entities, bursts): the
     IDF epoch moves several times within a few hundred articles, with many threads scored."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from bench_threading import stream
+    from bench_threading import stream_articles
 
-    out = []
-    for art in stream(n):
-        pub = None
-        if art.start and art.end:
-            precision = "day" if art.end - art.start <= timedelta(days=1) else "month"
-            pub = PublishedDate(art.start, art.end, precision, "feed")
-        out.append(Article(source="bench", source_key=str(art.id), body=art.body,
-                           title=art.title, language="en", published=pub,
-                           content_hash=str(art.id)))
-    return out
+    return list(stream_articles(n))
 
 
 def test_restart_mid_stream_equals_one_run_on_a_busy_stream(clean_db: str) -> None:

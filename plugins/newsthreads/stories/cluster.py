@@ -276,6 +276,20 @@ class _IdfCache(dict):
         return value
 
 
+def held_keys(threads: Iterable[Thread], into: set[str] | None = None) -> set[str]:
+    """The keys whose document frequencies ``threads`` need while in memory (added to
+    ``into``): those of their sums and of their kept members (a member's key may have been
+    pruned from its thread's sums; a split rejoins the member with it, with its IDF). What
+    ``State.forget_df`` keeps and what loading threads brings in: where the two differ, a
+    count not in memory reads as 0."""
+    held = set() if into is None else into
+    for thread in threads:
+        held.update(thread.text, thread.ents, thread.xling)
+        for m in thread.members:
+            held.update(m.features.terms, m.features.entities, m.features.xling)
+    return held
+
+
 @dataclass
 class State:
     """Everything a run continues from. ``df`` may be loaded lazily through ``df_loader``."""
@@ -311,11 +325,7 @@ class State:
         Returns how many were dropped."""
         if self.df_loader is None:
             return 0
-        held = set(keep)
-        for thread in self.threads.values():
-            held.update(thread.text, thread.ents, thread.xling)
-            for m in thread.members:  # a split rebuilds threads from these, with their IDF
-                held.update(m.features.terms, m.features.entities, m.features.xling)
+        held = held_keys(self.threads.values(), set(keep))
         before = len(self.df)
         self.df = {t: c for t, c in self.df.items() if t in held}
         idf = self._idf

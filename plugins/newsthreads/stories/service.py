@@ -39,6 +39,7 @@ from newsthreads.stories.cluster import (
     State,
     Thread,
     canonical,
+    held_keys,
 )
 from newsthreads.stories.duplicates import Entry, from_bytes, to_bytes
 from newsthreads.stories.items import doc_keys, item_from_row, keys_counted
@@ -167,15 +168,9 @@ def _add_loaded_threads(conn: psycopg.Connection, state: State, rows: list[dict]
                         params: Params) -> None:
     threads = [t for t in map(thread_from_row, rows) if t.id not in state.threads]
     _load_members(conn, threads, params)
-    terms: set[str] = set()
     for thread in threads:
         state.add_thread(thread)
-        terms.update(thread.text)
-        terms.update(thread.ents)
-        terms.update(thread.xling)
-        for m in thread.members:  # a split rejoins them with keys their thread has pruned
-            terms.update(m.features.terms, m.features.entities, m.features.xling)
-    state.ensure_df(sorted(terms))
+    state.ensure_df(sorted(held_keys(threads)))
 
 
 def _add_signatures(state: State, rows: list[store.SignatureRow]) -> None:
