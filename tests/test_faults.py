@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -91,7 +92,8 @@ def start_cli(pg: PrivatePostgres, *args: str, attempts: int = 1) -> subprocess.
 
 
 def start_cluster(pg: PrivatePostgres) -> subprocess.Popen:
-    code = ("from newsthreads.store.connection import connect\n"
+    code = ("import logging; logging.basicConfig(level=logging.INFO)\n"
+            "from newsthreads.store.connection import connect\n"
             "from newsthreads.stories.service import cluster_pending\n"
             "with connect() as c: print(cluster_pending(c))\n")
     env = {**os.environ, "NEWS_DATABASE_URL": pg.url}
@@ -154,18 +156,35 @@ def test_ingest_process_killed_then_rerun_completes(pg, archive):
 
 
 def test_threading_killed_mid_run_leaves_no_half_state(pg, archive):
+    """Killed while batches' document-frequency increments wait in the journal (they are
+    added to the counts every few batches): the rerun adds them first, so every count is
+    each article's, once."""
+    from newsthreads.store.threads import window_articles
+    from newsthreads.stories.items import item_from_row, keys_counted
+
     rerun(pg, archive)
     proc = start_cluster(pg)
-    wait_for(pg, "SELECT count(*) FROM thread_articles", 1, timeout=120)
+    wait_for(pg, "SELECT count(*) FROM thread_df_journal", 1, timeout=120)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     time.sleep(0.5)
+    left = pg.count("SELECT count(*) FROM thread_df_journal")
+    assert left and pg.count("SELECT count(*) FROM thread_articles") < N_ARTICLES
     done = start_cluster(pg)
     _, stderr = done.communicate(timeout=300)
     assert done.returncode == 0, stderr
+    assert f"journalled in {left} batch(es) but had not added" in stderr
     assert pg.count("SELECT count(*) FROM thread_articles") == N_ARTICLES
     assert pg.count("SELECT count(*) FROM threads t WHERE NOT EXISTS"
                     " (SELECT 1 FROM thread_articles ta WHERE ta.thread_id = t.id)") == 0
+    assert pg.count("SELECT count(*) FROM thread_df_journal") == 0
+    assert pg.count("SELECT n_docs FROM thread_state") == N_ARTICLES
+    with psycopg.connect(pg.url) as conn:
+        rows = window_articles(conn, datetime(2019, 1, 1, tzinfo=UTC),
+                               datetime(2020, 1, 1, tzinfo=UTC))
+        counts = dict(conn.execute("SELECT term, df FROM thread_term_df").fetchall())
+    assert len(rows) == N_ARTICLES
+    assert counts == dict(keys_counted([item_from_row(row) for row in rows]))
 
 
 def test_concurrent_ingests_and_threading_runs(pg, archive):

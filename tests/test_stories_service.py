@@ -440,6 +440,9 @@ def test_forgetting_document_frequencies_changes_nothing(clean_db: str,
         return forgotten[-1]
 
     monkeypatch.setattr(service, "DF_KEEP_MIN", 1)
+    # journalled increments are never forgotten (the table lacks them until added): add
+    # them every 2 batches, so keys really leave memory, some while others are journalled
+    monkeypatch.setattr(service, "DF_FOLD_EVERY", 2)
     monkeypatch.setattr(cluster.State, "forget_df", counting)
     assert run() == kept
     assert sum(forgotten) > 0  # terms were really dropped and loaded back
@@ -467,18 +470,16 @@ def test_forgetting_keeps_the_counts_of_kept_members_keys() -> None:
     assert state.df == {"summit": 4, "vladivostok": 2, "@kim": 5}
 
 
-def test_forgotten_counts_come_back_equal_while_a_batch_is_being_written(
-        clean_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Memory is bounded without waiting for the batch in flight: counts it increments are
-    kept, the rest come back from the database. With a slow writer (every batch takes
-    0.3 s to commit), each count loaded back must be the one that was dropped: a count of the
-    uncommitted batch, forgotten, would come back without that batch's increments."""
+def _reloaded_counts(url: str, articles: list[Article], monkeypatch: pytest.MonkeyPatch,
+                     batch_size: int, fold_every: int, delay: float,
+                     params: Params | None = None) -> list[tuple[str, int, int]]:
+    """Run with counts forgotten as soon as possible, every batch's commit delayed by
+    ``delay`` and the journal added every ``fold_every`` batches; returns (key, count when
+    dropped, count when loaded back) for every count that came back from the database."""
     import time
 
     from newsthreads.stories import cluster, service, writeback
 
-    articles = synthetic_articles(per_story=8, seed=5)
-    params = Params(window_days=10, sweep_every=3, undated_span=4, dup_span=4)
     dropped: dict[str, int] = {}
     reloaded: list[tuple[str, int, int]] = []
     forget, load, write = (cluster.State.forget_df, cluster.State._load_df,
@@ -495,17 +496,42 @@ def test_forgotten_counts_come_back_equal_while_a_batch_is_being_written(
         reloaded.extend((t, dropped.pop(t), self.df[t]) for t in absent if t in dropped)
 
     def slow_write(conn: psycopg.Connection, batch: writeback.Batch) -> int:
-        time.sleep(0.3)
+        time.sleep(delay)
         return write(conn, batch)
 
     monkeypatch.setattr(service, "DF_KEEP_MIN", 1)
+    monkeypatch.setattr(service, "DF_FOLD_EVERY", fold_every)
     monkeypatch.setattr(cluster.State, "forget_df", forgetting)
     monkeypatch.setattr(cluster.State, "_load_df", loading)
     monkeypatch.setattr(writeback, "write_batch", slow_write)
-    with psycopg.connect(clean_db) as conn:
+    with psycopg.connect(url) as conn:
         insert(conn, articles)
-        cluster_pending(conn, params=params, batch_size=6, worker=False)
+        cluster_pending(conn, params=params, batch_size=batch_size, worker=False)
+    return reloaded
+
+
+def test_forgotten_counts_come_back_equal_while_a_batch_is_being_written(
+        clean_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory is bounded without waiting for the batch in flight: counts it increments are
+    kept, the rest come back from the database. With a slow writer (every batch takes
+    0.3 s to commit), each count loaded back must be the one that was dropped: a count of the
+    uncommitted batch, forgotten, would come back without that batch's increments."""
+    params = Params(window_days=10, sweep_every=3, undated_span=4, dup_span=4)
+    reloaded = _reloaded_counts(clean_db, synthetic_articles(per_story=8, seed=5), monkeypatch,
+                                batch_size=6, fold_every=2, delay=0.3, params=params)
     assert reloaded  # counts were dropped while batches were in flight, and loaded back
+    assert [(t, was) for t, was, now in reloaded if was != now] == []
+
+
+def test_journalled_counts_are_not_forgotten(clean_db: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts whose increments are still in the journal (sql/010_df_journal.sql) are not in
+    ``thread_term_df`` yet: forgotten, they would come back short. On the benchmark's busy
+    stream (keys pruned from big threads leave memory), every count loaded back is the one
+    that was dropped, with several batches journalled at a time."""
+    reloaded = _reloaded_counts(clean_db, _bench_articles(600), monkeypatch, batch_size=40,
+                                fold_every=5, delay=0.0)
+    assert len(reloaded) > 100
     assert [(t, was) for t, was, now in reloaded if was != now] == []
 
 
@@ -1080,3 +1106,24 @@ def test_a_batch_reads_again_only_the_rows_that_changed_since_the_worker_got_the
     assert by_id[ids[4]] == read[ids[4]][1] and by_id[ids[4]] is not read[ids[4]][1]
     assert rows == store_threads.still_pending(conn, list(reversed(ids)))
     assert current_rows(conn, ids, {}) == store_threads.still_pending(conn, ids)
+
+
+def test_counts_left_in_the_journal_are_added_before_any_is_read(
+        conn: psycopg.Connection) -> None:
+    """A run that died between two additions leaves its batches' increments in the journal;
+    the next clustering run, or a rethread, adds them before reading a count."""
+    insert(conn, synthetic_articles())
+    cluster_pending(conn)
+    assert conn.execute("SELECT count(*) FROM thread_df_journal").fetchone()[0] == 0
+    df = dict(conn.execute("SELECT term, df FROM thread_term_df").fetchall())
+    term = next(iter(df))
+    with conn.transaction():
+        store_threads.journal_df(conn, 10**9, store_threads.df_params({term: 2, "zz-new": 1}))
+    assert cluster_pending(conn).assigned == 0  # nothing pending: it adds them all the same
+    assert store_threads.read_df(conn, [term, "zz-new"]) == {term: df[term] + 2, "zz-new": 1}
+    assert conn.execute("SELECT count(*) FROM thread_df_journal").fetchone()[0] == 0
+    with conn.transaction():
+        store_threads.journal_df(conn, 10**9, store_threads.df_params({term: 3}))
+    rethread(conn, datetime(1990, 1, 1, tzinfo=UTC), datetime(1990, 1, 2, tzinfo=UTC))
+    assert store_threads.read_df(conn, [term]) == {term: df[term] + 5}
+    assert conn.execute("SELECT count(*) FROM thread_df_journal").fetchone()[0] == 0

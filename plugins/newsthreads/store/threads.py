@@ -78,7 +78,8 @@ def vacuum_state(conn: psycopg.Connection) -> bool:
     autocommit = conn.autocommit
     conn.autocommit = True
     try:
-        conn.execute("VACUUM (SKIP_LOCKED) thread_term_df, thread_vectors, thread_state")
+        conn.execute("VACUUM (SKIP_LOCKED) thread_term_df, thread_df_journal, thread_vectors, "
+                     "thread_state")
     finally:
         conn.autocommit = autocommit
     return True
@@ -184,6 +185,36 @@ def add_df(conn: psycopg.Connection, params: bytes) -> None:
         "SELECT key, value::int FROM jsonb_each_text(%s::jsonb) ORDER BY key COLLATE \"C\" "
         "ON CONFLICT (term) DO UPDATE SET df = thread_term_df.df + EXCLUDED.df",
         params)
+
+
+def journal_df(conn: psycopg.Connection, seq: int, params: bytes) -> None:
+    """Record a batch's increments (``params`` from ``df_params``) in the journal, to be
+    added to the counts by a later batch's ``add_df`` (see sql/010_df_journal.sql)."""
+    if params != b"{}":
+        conn.execute("INSERT INTO thread_df_journal (seq, increments) VALUES (%s, %s)",
+                     (seq, params))
+
+
+def clear_df_journal(conn: psycopg.Connection) -> None:
+    """Empty the journal: the caller's transaction has added its increments to the counts."""
+    conn.execute("DELETE FROM thread_df_journal")
+
+
+def fold_df_journal(conn: psycopg.Connection) -> int:
+    """Add what a run that died between folds left in the journal to the counts, and empty
+    it; returns the entries folded. Under the clustering lock, before any count is read."""
+    rows = conn.execute("SELECT increments FROM thread_df_journal ORDER BY seq").fetchall()
+    if not rows:
+        return 0
+    total: dict[str, int] = {}
+    for (data,) in rows:
+        for key, n in msgspec.json.decode(data, type=dict[str, int]).items():
+            total[key] = total.get(key, 0) + n
+    add_df(conn, df_params(total))
+    clear_df_journal(conn)
+    log.info("added the document frequencies an earlier run journalled in %d batch(es) but "
+             "had not added (it stopped between two additions)", len(rows))
+    return len(rows)
 
 
 def allocate_thread_ids(conn: psycopg.Connection, n: int) -> list[int]:

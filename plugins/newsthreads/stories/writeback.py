@@ -46,13 +46,15 @@ class Batch:
 
     threads: bytes  # store.thread_params: JSON, encoded when the batch was taken
     assignments: bytes  # store.assignment_params
-    increments: bytes  # store.df_params
+    increments: bytes  # store.df_params: added to the counts now
     counters: tuple[int, int, Any]  # n_docs, seq, hwm
     touched: list[int] = field(default_factory=list)  # thread ids, for imputed dates
     norms: bytes = b"[]"  # store.norm_params: threads whose norms alone were refreshed
     renormed: list[int] = field(default_factory=list)  # their ids
     signed: list[int] = field(default_factory=list)  # articles whose signatures it writes
     counted: Collection[str] = ()  # keys whose document frequencies it increments
+    journal: bytes = b"{}"  # store.df_params: this batch's increments, journalled for later
+    fold: bool = False  # ``increments`` hold the journal's: empty it
     splits: SplitWrites = field(default_factory=SplitWrites)
 
 
@@ -66,7 +68,10 @@ def write_batch(conn: psycopg.Connection, batch: Batch) -> int:
     store.delete_empty_threads(conn, split.dropped)  # merged into another by the repair
     store.save_members(conn, split.members)
     store.forget_members(conn, split.outgrown)
+    store.journal_df(conn, batch.counters[1], batch.journal)
     store.add_df(conn, batch.increments)
+    if batch.fold:
+        store.clear_df_journal(conn)
     store.write_counters(conn, *batch.counters)
     return store.impute_dates(conn, batch.touched)
 
