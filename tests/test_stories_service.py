@@ -1127,3 +1127,36 @@ def test_counts_left_in_the_journal_are_added_before_any_is_read(
     rethread(conn, datetime(1990, 1, 1, tzinfo=UTC), datetime(1990, 1, 2, tzinfo=UTC))
     assert store_threads.read_df(conn, [term]) == {term: df[term] + 5}
     assert conn.execute("SELECT count(*) FROM thread_df_journal").fetchone()[0] == 0
+
+
+def test_ramped_and_tapered_batches_give_one_batchs_result(
+        clean_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long run's batches grow from ``FIRST_BATCH``, shrink again at the end (so the last
+    write, which nothing overlaps, is short) and add journalled counts every few batches:
+    none of that moves a decision or a count, against the whole stream in one batch."""
+    from newsthreads.stories import service
+
+    articles = _bench_articles(600)
+
+    def run(**kwargs: object) -> tuple:
+        truncate_all(clean_db)
+        with psycopg.connect(clean_db) as conn:
+            insert(conn, articles)
+            stats = cluster_pending(conn, **kwargs)  # type: ignore[arg-type]
+            df = conn.execute("SELECT term, df FROM thread_term_df ORDER BY term").fetchall()
+            return stats, (partition(conn), duplicates(conn), thread_states(conn), df)
+
+    _, whole = run(batch_size=10_000, worker=False)
+    monkeypatch.setattr(service, "FIRST_BATCH", 20)
+    monkeypatch.setattr(service, "DF_FOLD_EVERY", 3)
+    sizes: list[int] = []
+    real = service._Runner.process
+
+    def process(self: service._Runner, items: list, *args: object, **kwargs: object):
+        sizes.append(len(items))
+        return real(self, items, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service._Runner, "process", process)
+    _, batched = run(batch_size=100, worker=True)
+    assert sizes[:4] == [20, 40, 80, 100] and sizes[-3:] == [40, 20, 20]
+    assert batched == whole

@@ -16,8 +16,10 @@ the worker kept both cores busy).
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import subprocess
+import sys
 import threading
 from collections import Counter
 
@@ -42,9 +44,13 @@ def analyse_rows(rows: list[ArticleRow]) -> tuple[list[tuple[Item, bytes]], Coun
 
 
 def serve() -> None:
-    """The worker process: batches of rows in, their items out, until stdin closes."""
+    """The worker process: batches of rows in, their items out, until stdin closes. Then it
+    exits at once: every answer is sent and nothing else needs finalising, while tearing
+    down the heap of a long run took ~0.2 s that the run's end waited for."""
     with relaxed_gc():
         childproc.serve(analyse_rows)
+    sys.stderr.flush()
+    os._exit(0)
 
 
 class Prefetcher:
