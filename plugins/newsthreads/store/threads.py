@@ -200,10 +200,11 @@ def clear_df_journal(conn: psycopg.Connection) -> None:
     conn.execute("DELETE FROM thread_df_journal")
 
 
-def fold_df_journal(conn: psycopg.Connection) -> int:
-    """Add what a run that died between folds left in the journal to the counts, and empty
-    it; returns the entries folded. Under the clustering lock, before any count is read."""
-    rows = conn.execute("SELECT increments FROM thread_df_journal ORDER BY seq").fetchall()
+def fold_df_journal(conn: psycopg.Connection, *, leftover: bool = True) -> int:
+    """Add the journal's increments to the counts and empty it; returns the entries folded.
+    Under the clustering lock, before any count is read. ``leftover``: they are what a run
+    that died between two additions left (said in the log)."""
+    rows = conn.execute("SELECT increments FROM thread_df_journal").fetchall()
     if not rows:
         return 0
     total: dict[str, int] = {}
@@ -212,8 +213,9 @@ def fold_df_journal(conn: psycopg.Connection) -> int:
             total[key] = total.get(key, 0) + n
     add_df(conn, df_params(total))
     clear_df_journal(conn)
-    log.info("added the document frequencies an earlier run journalled in %d batch(es) but "
-             "had not added (it stopped between two additions)", len(rows))
+    if leftover:
+        log.info("added the document frequencies an earlier run journalled in %d batch(es) "
+                 "but had not added (it stopped between two additions)", len(rows))
     return len(rows)
 
 

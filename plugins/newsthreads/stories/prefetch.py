@@ -49,6 +49,7 @@ def serve() -> None:
     down the heap of a long run took ~0.2 s that the run's end waited for."""
     with relaxed_gc():
         childproc.serve(analyse_rows)
+    sys.stdout.flush()  # a stray print() (fd 1 is stderr here, see childproc.serve)
     sys.stderr.flush()
     os._exit(0)
 

@@ -455,8 +455,10 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
             continue
         with conn.transaction():  # document frequencies and late threads read on demand
             # The run's last batch adds every journalled count, and so does its last full
-            # one: the tapered batches after it then leave the last write little to add.
-            add_all = not queue or len(queue) < batch_size <= len(queue) + len(ids)
+            # one when batches taper: the small ones after it leave the last write little
+            # to add.
+            add_all = not queue or (writer.background
+                                    and len(queue) < batch_size <= len(queue) + len(ids))
             batch = runner.process(items, run_id, prefetch.counted, add_all=add_all)
         vacuum = (store.vacuum_state if (stats.batches % VACUUM_EVERY == 0 and queue)
                   else None)
@@ -468,7 +470,7 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
     writer.wait()
     if runner.journalled:  # the last batch had nothing left to cluster, so added nothing
         with conn.transaction():
-            store.fold_df_journal(conn)
+            store.fold_df_journal(conn, leftover=False)
         runner.unfolded, runner.journalled = Counter(), 0
     swept = runner.clusterer.settle().outgrown
     if swept:  # members of threads the last sweep let go (see Clusterer.sweep)
