@@ -1160,3 +1160,64 @@ def test_ramped_and_tapered_batches_give_one_batchs_result(
     _, batched = run(batch_size=100, worker=True)
     assert sizes[:4] == [20, 40, 80, 100] and sizes[-3:] == [40, 20, 20]
     assert batched == whole
+
+
+def test_a_run_waits_for_the_writer_of_a_run_whose_connection_died(
+        clean_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's own connection dies (the server ends it) while its writer still commits a
+    batch on the second connection. The server releases the run's lock at once, but the
+    batch commits all the same: a run that starts meanwhile must wait for that commit, or
+    both would thread the same articles (and count them twice)."""
+    import time
+
+    from newsthreads.stories import writeback
+    from newsthreads.stories.items import keys_counted
+
+    articles = synthetic_articles(per_story=8, seed=5)
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+    in_flight, release = threading.Event(), threading.Event()
+    write = writeback.write_batch
+
+    def held_write(conn: psycopg.Connection, batch: writeback.Batch) -> int:
+        if not in_flight.is_set():  # the first batch waits until the test lets it go
+            in_flight.set()
+            release.wait(60)
+        return write(conn, batch)
+
+    monkeypatch.setattr(writeback, "write_batch", held_write)
+    outcomes: dict[str, BaseException | None] = {}
+
+    def run(name: str, conn: psycopg.Connection) -> None:
+        try:
+            with conn:
+                cluster_pending(conn, batch_size=10, worker=False)
+            outcomes[name] = None
+        except BaseException as exc:  # noqa: BLE001 - reported by the asserts below
+            outcomes[name] = exc
+
+    first_conn = psycopg.connect(clean_db)
+    first = threading.Thread(target=run, args=("first", first_conn))
+    first.start()
+    assert in_flight.wait(60)
+    with psycopg.connect(clean_db, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first_conn.info.backend_pid,))
+    second = threading.Thread(target=run, args=("second", psycopg.connect(clean_db)))
+    second.start()
+    time.sleep(1.5)
+    assert "second" not in outcomes  # waiting for the first run's writer
+    release.set()
+    first.join(60)
+    second.join(120)
+    assert isinstance(outcomes["first"], psycopg.OperationalError)  # its connection died
+    assert outcomes["second"] is None
+    with psycopg.connect(clean_db) as conn:
+        assert sum(len(g) for g in partition(conn)) == len(articles)
+        assert conn.execute("SELECT count(*) FROM thread_df_journal").fetchone()[0] == 0
+        assert conn.execute("SELECT n_docs FROM thread_state").fetchone()[0] == len(articles)
+        threads = [t for (t,) in conn.execute("SELECT id FROM threads").fetchall()]
+        items = [item_from_row(row) for t in threads
+                 for row in store_threads.thread_member_rows(conn, t)]
+        assert len(items) == len(articles)
+        assert dict(conn.execute("SELECT term, df FROM thread_term_df").fetchall()) == \
+            dict(keys_counted(items))  # each article counted once

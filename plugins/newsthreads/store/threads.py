@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key for "story clustering is writing": 'nthr' as an integer.
 CLUSTER_LOCK_KEY = 0x6E746872
+# Held by a run's batch writer, on its own connection, for as long as that connection is
+# open: the run's lock goes with the run's connection, and a batch may still be committing
+# on the other one (see ``hold_writer_lock``).
+WRITER_LOCK_KEY = CLUSTER_LOCK_KEY + 1
 
 _ARTICLE_COLUMNS = ("a.id, a.source, a.source_key, a.title, a.lead, a.body, a.language, "
                     "a.published_at, a.published_end, a.published_precision, "
@@ -37,8 +41,21 @@ _ORDER = ("ORDER BY (a.published_at IS NULL OR a.published_source = 'imputed'), 
 
 
 def lock_clustering(conn: psycopg.Connection) -> None:
-    """Serialise clustering runs until the current transaction ends."""
+    """Serialise clustering runs until the current transaction ends (and wait for the batch
+    writer of a run whose own connection has died: ``hold_writer_lock``)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (CLUSTER_LOCK_KEY,))
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
+
+
+def hold_writer_lock(conn: psycopg.Connection) -> bool:
+    """Take the writer's lock on a run's second connection, until it closes. When the run's
+    own connection dies, the server releases the run's lock at once, but a batch in flight
+    still commits on this one: the next run (``clustering_session``, ``lock_clustering``)
+    waits for this lock too, so it never reads the state while that batch lands. False if
+    another connection holds it (the caller writes on its own connection instead)."""
+    with conn.transaction():
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
+    return bool(got and got[0])
 
 
 @contextlib.contextmanager
@@ -53,6 +70,13 @@ def clustering_session(conn: psycopg.Connection) -> Iterator[None]:
         log.info("waiting for another clustering run or rethread to finish")
         with conn.transaction():
             conn.execute("SELECT pg_advisory_lock(%s)", (CLUSTER_LOCK_KEY,))
+    with conn.transaction():  # the writer of a run whose connection died may still commit
+        got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                           (WRITER_LOCK_KEY,)).fetchone()
+        if not (got and got[0]):
+            log.info("waiting for the batch writer of a clustering run whose connection "
+                     "was lost to finish its commit")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
     try:
         yield
     finally:

@@ -98,9 +98,24 @@ class BatchWriter:
         self.imputed = 0  # dates imputed by the batches committed so far
         self.committed = 0  # batches committed
         self._own = second_connection(conn) if background else None
+        if self._own is not None and not self._locked(self._own):
+            self._own.close()
+            self._own = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._inflight: Batch | None = None
+
+    @staticmethod
+    def _locked(own: psycopg.Connection) -> bool:
+        """Take the writer's lock on the second connection (``store.hold_writer_lock``)."""
+        try:
+            if store.hold_writer_lock(own):
+                return True
+            why = "another run's writer connection is still open"
+        except psycopg.Error as exc:
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.info("writing batches on the run's own connection: %s", why)
+        return False
 
     @property
     def background(self) -> bool:
