@@ -296,7 +296,7 @@ class State:
 
     n_docs: int = 0
     seq: int = 0
-    hwm: datetime | None = None  # latest end of a dated article's interval seen
+    hwm: datetime | None = None  # latest end of a dated article's interval seen (``reach``)
     swept_before: datetime | None = None  # threads ending before this may be out of memory
     sigs_swept_before: datetime | None = None  # ... signatures of articles ending before this
     df: dict[str, int] = field(default_factory=dict)
@@ -433,6 +433,20 @@ def interval_gap_days(a_start: datetime, a_end: datetime, b_start: datetime,
     """Days between two [start, end) intervals; 0 when they overlap (precision respected)."""
     gap = max((b_start - a_end).total_seconds(), (a_start - b_end).total_seconds(), 0.0)
     return gap / DAY
+
+
+def reach(item: Item) -> datetime | None:
+    """How far ``item`` moves the high-water mark: the end of its interval, but never more
+    than ``SLACK`` past its start. The horizons need only that the mark is no later than the
+    end of any article still to come in order, and in order means by end, so any mark up to
+    the latest end will do; a month ends within ``SLACK`` of its start, so only longer
+    intervals are cut. Without the cut, a year-dated article ('2026', to 1 January 2027)
+    threaded in March put the mark at the year's end: every article of the rest of the year
+    came "late", each fetching threads and signatures back from the database, and the
+    sweep let go of threads that live articles still join."""
+    if item.start is None or item.end is None:
+        return None
+    return min(item.end, item.start + SLACK)
 
 
 class Clusterer:
@@ -670,11 +684,9 @@ class Clusterer:
             st.ensure_df_of(feats)
         idf = idf_local(st.idf_map(), feats.terms, feats.entities, feats.xling)
         self._item_idf = (item, idf)
-        if item.dated:
-            assert item.start is not None
-            assert item.end is not None
-            if st.hwm is None or item.end > st.hwm:
-                st.hwm = item.end
+        mark = reach(item)
+        if mark is not None and (st.hwm is None or mark > st.hwm):
+            st.hwm = mark
         query = top_keys_of(feats.terms, feats.entities, idf, self.params.query_keys)
         if self.fetch and item.start is not None:
             threads = (st.swept_before is not None

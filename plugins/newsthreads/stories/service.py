@@ -41,6 +41,7 @@ from newsthreads.stories.cluster import (
     Thread,
     canonical,
     held_keys,
+    reach,
 )
 from newsthreads.stories.duplicates import Entry, from_bytes, to_bytes
 from newsthreads.stories.items import doc_keys, item_from_row, keys_counted
@@ -237,9 +238,17 @@ class _Runner:
                 self.conn, item.start - window, item.end + window, keys,
                 self.state.threads.keys()), self.params)
         if signatures:
-            near = timedelta(days=self.params.dup_days)
-            _add_signatures(self.state, store.signatures_between(
-                self.conn, item.start - near, item.end + near))
+            # Everything from the article's reach back to what memory already holds, so the
+            # articles after it (in order, so not earlier) need no fetch of their own: a
+            # month-dated article threaded early in its month puts the mark at the month's
+            # end, and a fetch of each article's own week cost a query and the whole week's
+            # signatures an article. Loading more cannot change a decision: a copy is looked
+            # for among eligible signatures only, and those were fetched either way.
+            st, lo = self.state, item.start - timedelta(days=self.params.dup_days)
+            assert st.sigs_swept_before is not None
+            hi = max(item.end + timedelta(days=self.params.dup_days), st.sigs_swept_before)
+            _add_signatures(st, store.signatures_between(self.conn, lo, hi))
+            st.sigs_swept_before = lo  # the sweep raises it again when it lets them go
 
     def process(self, items: list[Item], run_id: int | None,
                 counted: Counter[str] | None = None, *, add_all: bool = False) -> Batch:
@@ -540,8 +549,9 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
             if item.article_id not in counted:
                 new_docs += 1
                 df_new.update(doc_keys(item))
-            if item.end is not None and (hwm is None or item.end > hwm):
-                hwm = item.end
+            mark = reach(item)
+            if mark is not None and (hwm is None or mark > hwm):
+                hwm = mark
         # The window's threads join the global stream: shift their sequence numbers and let
         # their norms be recomputed with the global document frequencies when next used.
         # The fresh state's index holds the unshifted created_seq: nothing reads it again,
