@@ -50,6 +50,7 @@ bench: setup           ## benchmarks, ratios against baselines measured in the s
 	@cd bench && ../$(PY) bench_ingest.py
 	@cd bench && ../$(PY) bench_feeds.py --results
 	@cd bench && ../$(PY) bench_threading.py --db
+	@cd bench && ../$(PY) bench_scheduled.py
 	@cd bench && ../$(PY) bench_dagparse.py
 
 lint: setup
