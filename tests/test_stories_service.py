@@ -1165,11 +1165,20 @@ def test_a_batch_reads_again_only_the_rows_that_changed_since_the_worker_got_the
 
 
 def test_counts_left_in_the_journal_are_added_before_any_is_read(
-        conn: psycopg.Connection) -> None:
+        conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that died between two additions leaves its batches' increments in the journal;
-    the next clustering run, or a rethread, adds them before reading a count."""
+    the next clustering run, or a rethread, adds them before reading a count. A run with
+    nothing pending adds them without loading the state (a scheduled run with nothing new
+    took 1.4 s on a 10,000-article archive, 2.6 s on 40,000, loading it)."""
+    from newsthreads.stories import service
+
     insert(conn, synthetic_articles())
     cluster_pending(conn)
+
+    def no_load(*args: object) -> None:
+        raise AssertionError("a run with nothing pending loaded the state")
+
+    monkeypatch.setattr(service, "load_state", no_load)
     assert conn.execute("SELECT count(*) FROM thread_df_journal").fetchone()[0] == 0
     df = dict(conn.execute("SELECT term, df FROM thread_term_df").fetchall())
     term = next(iter(df))

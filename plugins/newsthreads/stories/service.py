@@ -444,6 +444,8 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
     writer's connection after its commit."""
     with conn.transaction():
         store.fold_df_journal(conn)  # what a run that died between additions left
+        if not queue:
+            return  # a scheduled run with nothing new: loading the state took seconds
         runner = _Runner(conn, params, model, stats, writer=writer)
     sizes = _batch_sizes(batch_size, prefetch.active)
     size = _tapered(next(sizes), len(queue), writer.background)
