@@ -299,6 +299,19 @@ def late_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime, keys:
         return _thread_rows(cur)
 
 
+def window_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime,
+                       exclude: Iterable[int]) -> list[dict[str, Any]]:
+    """Every dated thread whose span comes within [lo, hi): what the late articles of an old
+    archive may join over the next weeks (``late_thread_rows`` one article at a time cost a
+    query an article). Uses the index on ``last_end``."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {_VECTOR_COLUMNS} FROM thread_vectors "
+                    "WHERE last_end >= %s AND first_at <= %s "
+                    "AND NOT (thread_id = ANY(%s)) ORDER BY created_seq",
+                    (lo, hi, sorted(exclude)))
+        return _thread_rows(cur)
+
+
 SignatureRow = tuple[int, int, bytes, int, int | None, datetime | None, datetime | None, int]
 
 _SIGNATURES = ("SELECT s.article_id, ta.thread_id, s.minhash, s.shingles, ta.duplicate_of, "

@@ -306,6 +306,10 @@ class State:
     index: dict[str, dict[int, int]] = field(default_factory=dict)
     dups: DuplicateIndex = field(default_factory=DuplicateIndex)
     df_loader: Callable[[list[str]], dict[str, int]] | None = None
+    # (lo, hi): every dated thread whose span comes within [lo, hi] is in memory, whatever
+    # ``swept_before`` says (late articles fetched them back, see ``covers``); the sweep
+    # keeps them. Memory only: what is in memory never changes a decision.
+    late_cover: tuple[datetime, datetime] | None = None
 
     # IDF is computed with the document count rounded down to a power of 1.25 (the "epoch"),
     # so values can be cached until the epoch or the term's count changes. A pure function of
@@ -332,6 +336,12 @@ class State:
         for t in [t for t in idf if t not in held]:
             del idf[t]
         return before - len(self.df)
+
+    def covers(self, lo: datetime, hi: datetime) -> bool:
+        """Are all dated threads whose span comes within [lo, hi] in memory by
+        ``late_cover``?"""
+        cover = self.late_cover
+        return cover is not None and cover[0] <= lo and hi <= cover[1]
 
     def ensure_df(self, terms: Iterable[str]) -> None:
         self._load_df([t for t in terms if t not in self.df])
@@ -619,10 +629,14 @@ class Clusterer:
             if thread.members and not self._keeps_members(thread):
                 thread.members, thread.sims = [], []
                 self.outgrown.add(thread.id)  # never re-checked again: let the rows go
-        sweepable = self._sweep_rule()
+        sweepable, cover = self._sweep_rule(), st.late_cover
         for thread in [t for t in st.threads.values() if sweepable(t)]:
             if thread.dirty:
                 continue  # not saved yet: the service sweeps again after saving
+            if (cover is not None and thread.last_end is not None
+                    and thread.first_at is not None and thread.last_end >= cover[0]
+                    and thread.first_at <= cover[1]):
+                continue  # late articles are still coming for these (``State.late_cover``)
             st.drop_thread(thread)
         sig_sweepable = self._sig_sweep_rule()
         for article_id in [a for a, e in st.dups.entries.items() if sig_sweepable(e)]:
@@ -690,7 +704,8 @@ class Clusterer:
         query = top_keys_of(feats.terms, feats.entities, idf, self.params.query_keys)
         if self.fetch and item.start is not None:
             threads = (st.swept_before is not None
-                       and item.start - self.window < st.swept_before)
+                       and item.start - self.window < st.swept_before
+                       and not st.covers(item.start - self.window, item.end + self.window))
             sigs = (item.precise and st.sigs_swept_before is not None
                     and item.start - timedelta(days=self.params.dup_days) < st.sigs_swept_before)
             if threads or sigs:

@@ -66,6 +66,11 @@ DF_FOLD_EVERY = 10  # batches whose document-frequency increments are journalled
 # 2,000-article batches upsert 23% of the rows ten separate additions would on the synthetic
 # stream; the server's CPU for threading fell by a fifth to a third, bench_threading db:20000)
 DF_KEEP_MIN = 200_000  # document frequencies held in memory before forgetting unused ones
+LATE_ONE_BY_ONE = 32  # late articles a run fetches threads for one at a time: a late article
+# fetches the threads sharing its index keys (a query of a few ms); past this many, the run is
+# taking in an old archive (3,000 articles two years older than the rest took 18 s one by
+# one, 6 ms an article, against 3 s in order), and a fetch brings back every thread of the
+# article's window and the window after it, which the sweep then keeps (``State.late_cover``)
 
 
 @dataclass
@@ -234,9 +239,17 @@ class _Runner:
                 and all(a in st.dups.entries for a in b.signed)))
         if threads:
             window = timedelta(days=self.params.window_days)
-            _add_loaded_threads(self.conn, self.state, store.late_thread_rows(
-                self.conn, item.start - window, item.end + window, keys,
-                self.state.threads.keys()), self.params)
+            lo, hi = item.start - window, item.end + window
+            # Not what memory holds, nor a thread this batch merged away: it is deleted when
+            # the batch is written, and read back before that it would be joined again.
+            known = self.state.threads.keys() | clusterer.dropped
+            if self.stats.late <= LATE_ONE_BY_ONE:  # one late article: the threads it may join
+                rows = store.late_thread_rows(self.conn, lo, hi, keys, known)
+            else:  # an old archive coming in: every thread of its next weeks, kept in memory
+                hi += window
+                rows = store.window_thread_rows(self.conn, lo, hi, known)
+                self.state.late_cover = (lo, hi)
+            _add_loaded_threads(self.conn, self.state, rows, self.params)
         if signatures:
             # Everything from the article's reach back to what memory already holds, so the
             # articles after it (in order, so not earlier) need no fetch of their own: a
