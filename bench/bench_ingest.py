@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 from bench_threading import stream
-from common import BackendCPU, machine, peak_rss_mb, scratch_db, write_section
+from common import BackendCPU, machine, peak_rss_mb, run_sizes, scratch_db, size_main, write_section
 from psycopg.conninfo import conninfo_to_dict
 
 
@@ -74,11 +72,7 @@ def one(n: int) -> dict:
 
 
 def main(sizes: list[int]) -> None:
-    rows = []
-    for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n)], check=True,
-                             capture_output=True, text=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    rows = run_sizes(__file__, sizes)
     lines = [f"- machine: {machine()}", "- input: bench_threading's synthetic stream as JSONL",
              "- threading analyses the next batch in a worker process (stories/prefetch.py);"
              " its peak RSS is the last column",
@@ -104,7 +98,4 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--one"]:
-        print(json.dumps(one(int(sys.argv[2]))))
-    else:
-        main([int(a) for a in sys.argv[1:]] or [10_000, 100_000])
+    size_main(one, main, [10_000, 100_000])

@@ -17,15 +17,12 @@ signatures, and a 200-article run on the 10,000 archive took seconds more per ru
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
 import time
 
 import psycopg
 from bench_threading import stream_articles
-from common import machine, scratch_db, write_section
+from common import machine, run_sizes, scratch_db, size_main, write_section
 
 RUNS = 8
 PER_RUN = 200
@@ -60,11 +57,7 @@ def one(archive: int) -> dict:
 
 
 def main(sizes: list[int]) -> None:
-    rows = []
-    for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n)], check=True,
-                             capture_output=True, text=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    rows = run_sizes(__file__, sizes)
     lines = [f"- machine: {machine()}",
              f"- an archive of the synthetic stream threaded in one run, then {RUNS} runs of"
              f" {PER_RUN} new articles each (insert, then `cluster_pending`), then one run"
@@ -86,7 +79,4 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--one"]:
-        print(json.dumps(one(int(sys.argv[2]))))
-    else:
-        main([int(a) for a in sys.argv[1:]] or [10_000, 40_000])
+    size_main(one, main, [10_000, 40_000])

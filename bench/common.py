@@ -7,13 +7,15 @@ feedparser), so a slow or busy machine moves both sides together.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import random
 import resource
+import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,6 +148,27 @@ def peak_rss_mb() -> float:
 def machine() -> str:
     return (f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}"
             f" · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+def run_sizes(script: str, sizes: list[int]) -> list[dict]:
+    """``script --one N`` for each size, each in its own process (so its peak RSS is that
+    size's), and the JSON each prints last."""
+    rows = []
+    for n in sizes:
+        out = subprocess.run([sys.executable, script, "--one", str(n)], check=True,
+                             capture_output=True, text=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def size_main(one: Callable[[int], dict], main: Callable[[list[int]], None],
+              default: list[int]) -> None:
+    """The command line of a benchmark run per size: ``--one N`` runs one size and prints
+    its JSON; otherwise the sizes given (or ``default``) are run and reported by ``main``."""
+    if sys.argv[1:2] == ["--one"]:
+        print(json.dumps(one(int(sys.argv[2]))))
+    else:
+        main([int(a) for a in sys.argv[1:]] or default)
 
 
 def write_section(title: str, lines: list[str]) -> None:
