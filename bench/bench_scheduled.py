@@ -11,8 +11,9 @@ then ``RUNS`` runs of ``PER_RUN`` new articles each, and one run with nothing ne
 per run: wall seconds, how many articles came in behind the high-water mark and fetched back
 what they needed ("late"), and the per-article cost against the bulk run's in the same
 process (the baseline). A month-dated article puts the mark at its month's end, so every run
-after one has late articles; before the fix of 2026-12-07 each of them fetched its own week of
-signatures, and a 200-article run on the 10,000 archive took seconds more per run.
+after one has late articles; before the fix of 2026-12-07 (92a4010) each of them fetched its
+own week of signatures, and a 200-article run on the 10,000 archive took 21.1 s (median of 8,
+197 late) instead of 1.9 s.
 """
 
 from __future__ import annotations
