@@ -343,6 +343,13 @@ class State:
         cover = self.late_cover
         return cover is not None and cover[0] <= lo and hi <= cover[1]
 
+    def in_cover(self, thread: Thread) -> bool:
+        """Does ``thread``'s span come within ``late_cover`` (so the sweep keeps it)?"""
+        cover = self.late_cover
+        return (cover is not None and thread.last_end is not None
+                and thread.first_at is not None and thread.last_end >= cover[0]
+                and thread.first_at <= cover[1])
+
     def ensure_df(self, terms: Iterable[str]) -> None:
         self._load_df([t for t in terms if t not in self.df])
 
@@ -457,6 +464,12 @@ def reach(item: Item) -> datetime | None:
     if item.start is None or item.end is None:
         return None
     return min(item.end, item.start + SLACK)
+
+
+def advanced_mark(hwm: datetime | None, item: Item) -> datetime | None:
+    """The high-water mark after ``item`` (``reach``): it only moves forward."""
+    mark = reach(item)
+    return hwm if mark is None or (hwm is not None and mark <= hwm) else mark
 
 
 class Clusterer:
@@ -629,13 +642,11 @@ class Clusterer:
             if thread.members and not self._keeps_members(thread):
                 thread.members, thread.sims = [], []
                 self.outgrown.add(thread.id)  # never re-checked again: let the rows go
-        sweepable, cover = self._sweep_rule(), st.late_cover
+        sweepable = self._sweep_rule()
         for thread in [t for t in st.threads.values() if sweepable(t)]:
             if thread.dirty:
                 continue  # not saved yet: the service sweeps again after saving
-            if (cover is not None and thread.last_end is not None
-                    and thread.first_at is not None and thread.last_end >= cover[0]
-                    and thread.first_at <= cover[1]):
+            if st.in_cover(thread):
                 continue  # late articles are still coming for these (``State.late_cover``)
             st.drop_thread(thread)
         sig_sweepable = self._sig_sweep_rule()
@@ -698,9 +709,7 @@ class Clusterer:
             st.ensure_df_of(feats)
         idf = idf_local(st.idf_map(), feats.terms, feats.entities, feats.xling)
         self._item_idf = (item, idf)
-        mark = reach(item)
-        if mark is not None and (st.hwm is None or mark > st.hwm):
-            st.hwm = mark
+        st.hwm = advanced_mark(st.hwm, item)
         query = top_keys_of(feats.terms, feats.entities, idf, self.params.query_keys)
         if self.fetch and item.start is not None:
             threads = (st.swept_before is not None

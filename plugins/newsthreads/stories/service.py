@@ -39,9 +39,9 @@ from newsthreads.stories.cluster import (
     Settled,
     State,
     Thread,
+    advanced_mark,
     canonical,
     held_keys,
-    reach,
 )
 from newsthreads.stories.duplicates import Entry, from_bytes, to_bytes
 from newsthreads.stories.items import doc_keys, item_from_row, keys_counted
@@ -564,9 +564,7 @@ def rethread(conn: psycopg.Connection, start: datetime, end: datetime, *,
             if item.article_id not in counted:
                 new_docs += 1
                 df_new.update(doc_keys(item))
-            mark = reach(item)
-            if mark is not None and (hwm is None or mark > hwm):
-                hwm = mark
+            hwm = advanced_mark(hwm, item)
         # The window's threads join the global stream: shift their sequence numbers and let
         # their norms be recomputed with the global document frequencies when next used.
         # The fresh state's index holds the unshifted created_seq: nothing reads it again,
