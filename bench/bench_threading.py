@@ -24,7 +24,6 @@ import json
 import math
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from common import machine, scratch_db, write_section
+from common import current_rss_mb, machine, peak_rss_mb, scratch_db, write_section
 
 if TYPE_CHECKING:
     from newsthreads.model import Article
@@ -151,15 +150,6 @@ def stream(n: int, seed: int = 1, concurrent: int = 300) -> Iterator[Synthetic]:
         yield art
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _current_rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 BATCH = 2000  # articles between "saves" in memory mode, as stories.service.BATCH
 
 
@@ -209,7 +199,7 @@ def run_memory(n: int) -> dict:
                     pred[article_id] = thread_id
             if (k + 1) % every == 0:
                 checkpoints.append({"articles": k + 1, "us_per_article": round(seg_s / every * 1e6),
-                                    "rss_mb": round(_current_rss_mb()),
+                                    "rss_mb": round(current_rss_mb()),
                                     "active_threads": len(clusterer.state.threads),
                                     "df_terms": len(clusterer.state.df)})
                 seg_s = 0.0
@@ -232,7 +222,7 @@ def run_memory(n: int) -> dict:
                 "tail_us_per_article": round(tail_s / (n - tail_from) * 1e6),
                 "active_threads": len(clusterer.state.threads),
                 "signatures_in_memory": len(clusterer.state.dups),
-                "df_terms": len(clusterer.state.df), "peak_rss_mb": round(_rss_mb()),
+                "df_terms": len(clusterer.state.df), "peak_rss_mb": round(peak_rss_mb()),
                 "generator_s": round(gen_s, 1), "bcubed_f1": round(quality.f1, 3),
                 "checkpoints": checkpoints}
 
@@ -278,7 +268,7 @@ def run_db(n: int) -> dict:
                   - children.children_user - children.children_system)
     return {"articles": n, "db_seconds": round(seconds, 2),
             "db_articles_per_s": round(n / seconds), "new_threads": stats.new_threads,
-            "duplicates": stats.duplicates, "peak_rss_mb": round(_rss_mb()),
+            "duplicates": stats.duplicates, "peak_rss_mb": round(peak_rss_mb()),
             "worker_peak_mb": round(stats.worker_peak_mb or 0),
             "cpu_ms": {"main": round(1e3 * cpu / n, 3), "worker": round(1e3 * worker / n, 3),
                        "postgres": round(1e3 * (backends.seconds or 0.0) / n, 3)}}

@@ -145,6 +145,44 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def current_rss_mb() -> float:
+    """Resident memory now (not the peak): what a sampler follows through a run."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class RssSampler:
+    """Resident memory of this process every ``every`` seconds while the block runs, so a
+    report can show whether memory levels off once the archive outgrows the active window
+    (a peak alone cannot tell growth from filling up)."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(current_rss_mb())
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(current_rss_mb())
+
+    def by_fifths(self) -> list[int]:
+        """The highest sample in each fifth of the run (time, which is about articles)."""
+        s = self.samples
+        return [round(max(s[len(s) * i // 5:max(len(s) * (i + 1) // 5, len(s) * i // 5 + 1)]))
+                for i in range(5)]
+
+
 def machine() -> str:
     return (f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}"
             f" · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
