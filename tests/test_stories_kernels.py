@@ -196,6 +196,28 @@ def test_ranked_threads(index: dict[str, set[int]], query: list[str],
             assert [id(t) for t in got] == [id(t) for t in want]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sets(st.integers(1, 400), max_size=250), min_size=1, max_size=6),
+       st.integers(0, 60), st.integers(1, 7), st.randoms(use_true_random=False))
+def test_candidates_from_long_postings_come_in_rank_order(postings: list[set[int]], limit: int,
+                                                          modulus: int, rnd) -> None:
+    # Levels of hundreds of threads sharing as many keys (as in a full window: most share
+    # one) are walked through a heap in C, not sorted whole: the same threads, same order.
+    from types import SimpleNamespace
+
+    threads = {tid: SimpleNamespace(created_seq=rnd.randint(0, 50)) for tid in range(1, 401)}
+    index = {f"k{i}": {t: threads[t].created_seq for t in sorted(p)}
+             for i, p in enumerate(postings)}
+    query = list(index)
+
+    def accept(t: SimpleNamespace) -> bool:
+        return t.created_seq % modulus != 1
+
+    got = C.first_ranked(index, query, threads, accept, limit)
+    want = PY["first_ranked"](index, query, threads, accept, limit)
+    assert [id(t) for t in got] == [id(t) for t in want]
+
+
 @settings(max_examples=300, deadline=None)
 @given(vectors, vectors, counts, st.integers(0, 10**6), st.integers(0, 30), st.floats(0, 1e7))
 def test_an_articles_idf_and_pruning(vec: dict[str, float], ents: dict[str, float],

@@ -763,6 +763,31 @@ static int cand_cmp(const void *pa, const void *pb) {
     return (a->tid > b->tid) - (a->tid < b->tid);
 }
 
+/* A level longer than this is walked through a heap rather than sorted whole. */
+#define CAND_SORT_MAX 48
+
+static void cand_sift_down(Cand *h, Py_ssize_t n, Py_ssize_t i) {
+    for (;;) {
+        Py_ssize_t least = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && cand_cmp(&h[l], &h[least]) < 0)
+            least = l;
+        if (r < n && cand_cmp(&h[r], &h[least]) < 0)
+            least = r;
+        if (least == i)
+            return;
+        Cand t = h[i];
+        h[i] = h[least];
+        h[least] = t;
+        i = least;
+    }
+}
+
+/* h[0..n) as a min-heap by cand_cmp. */
+static void cand_heapify(Cand *h, Py_ssize_t n) {
+    for (Py_ssize_t i = n / 2 - 1; i >= 0; i--)
+        cand_sift_down(h, n, i);
+}
+
 static PyObject *str_created_seq;
 
 /* The threads indexed under the keys of ``query`` with how many keys each shares: fills
@@ -975,9 +1000,24 @@ static PyObject *k_first_ranked(PyObject *self, PyObject *const *args, Py_ssize_
             Py_CLEAR(out);
             goto done;
         }
-        qsort(order, (size_t)m, sizeof(Cand), cand_cmp);
-        for (Py_ssize_t i = 0; i < m && PyList_GET_SIZE(out) < limit; i++) {
-            PyObject *thread = known ? thread_of(&order[i], args[2]) : order[i].obj;
+        /* Few of a long level are looked at (the list is nearly full by then): a heap
+         * gives them in the same order as sorting all of them, for O(m) instead of
+         * O(m log m). */
+        int heap = m > CAND_SORT_MAX;
+        if (heap)
+            cand_heapify(order, m);
+        else
+            qsort(order, (size_t)m, sizeof(Cand), cand_cmp);
+        for (Py_ssize_t i = 0, left = m; i < m && PyList_GET_SIZE(out) < limit; i++) {
+            Cand *next = &order[i];
+            if (heap) {
+                Cand least = order[0];
+                order[0] = order[--left];
+                cand_sift_down(order, left, 0);
+                order[left] = least; /* popped minima collect at the end, in reverse */
+                next = &order[left];
+            }
+            PyObject *thread = known ? thread_of(next, args[2]) : next->obj;
             if (thread == NULL) {
                 Py_CLEAR(out);
                 goto done;
@@ -1076,12 +1116,8 @@ static PyObject *k_pruned(PyObject *self, PyObject *const *args, Py_ssize_t narg
         double v, w;
         if (as_double(val, &v) || idf_of(&ic, key, &w))
             goto done;
-        double x = v * w, p = pow(x, 2.0); /* as Python's x ** 2 */
-        if (isinf(p) && isfinite(x)) {
-            PyErr_SetString(PyExc_OverflowError, "(34, 'Numerical result out of range')");
-            goto done;
-        }
-        sq -= p;
+        double x = v * w;
+        sq -= x * x;
     }
     out = Py_BuildValue("(Od)", dict, sq > 0 ? sqrt(sq) : 0.0);
 done:

@@ -140,7 +140,8 @@ def pruned(sums: dict[str, float], idf: Mapping[str, float], k: int,
     sq = norm * norm
     for t, v in sums.items():
         if t not in keep:
-            sq -= (v * idf[t]) ** 2
+            x = v * idf[t]
+            sq -= x * x  # not x ** 2: libm's pow may round the square differently
     return {t: v for t, v in sums.items() if t in keep}, math.sqrt(sq) if sq > 0 else 0.0
 
 
