@@ -283,22 +283,28 @@ static int ranked_cmp(const void *pa, const void *pb) {
     return c;
 }
 
-/* Keep the heap h[0..n) with its largest entry (by ranked_cmp) on top. */
-static void sift_down(Ranked *h, Py_ssize_t n, Py_ssize_t i) {
-    for (;;) {
-        Py_ssize_t big = i, l = 2 * i + 1, r = l + 1;
-        if (l < n && ranked_cmp(&h[l], &h[big]) > 0)
-            big = l;
-        if (r < n && ranked_cmp(&h[r], &h[big]) > 0)
-            big = r;
-        if (big == i)
-            return;
-        Ranked t = h[i];
-        h[i] = h[big];
-        h[big] = t;
-        i = big;
+/* NAME(h, n, i): restore the heap h[0..n) of TYPE below i, where ABOVE(a, b) says entry *a
+ * belongs above *b (one definition for the kernels' max- and min-heaps). */
+#define DEFINE_SIFT_DOWN(NAME, TYPE, ABOVE)                                                  \
+    static void NAME(TYPE *h, Py_ssize_t n, Py_ssize_t i) {                                   \
+        for (;;) {                                                                            \
+            Py_ssize_t top = i, l = 2 * i + 1, r = l + 1;                                     \
+            if (l < n && ABOVE(&h[l], &h[top]))                                               \
+                top = l;                                                                      \
+            if (r < n && ABOVE(&h[r], &h[top]))                                               \
+                top = r;                                                                      \
+            if (top == i)                                                                     \
+                return;                                                                       \
+            TYPE t = h[i];                                                                    \
+            h[i] = h[top];                                                                    \
+            h[top] = t;                                                                       \
+            i = top;                                                                          \
+        }                                                                                     \
     }
-}
+
+/* sift_down keeps its largest entry (by ranked_cmp) on top. */
+#define RANKED_ABOVE(a, b) (ranked_cmp((a), (b)) > 0)
+DEFINE_SIFT_DOWN(sift_down, Ranked, RANKED_ABOVE)
 
 /* r[0..n) reordered so that its first min(k, n) entries are the smallest by ranked_cmp, in
  * order; returns that count, or -1 when keys could not be compared. */
@@ -766,21 +772,9 @@ static int cand_cmp(const void *pa, const void *pb) {
 /* A level longer than this is walked through a heap rather than sorted whole. */
 #define CAND_SORT_MAX 48
 
-static void cand_sift_down(Cand *h, Py_ssize_t n, Py_ssize_t i) {
-    for (;;) {
-        Py_ssize_t least = i, l = 2 * i + 1, r = l + 1;
-        if (l < n && cand_cmp(&h[l], &h[least]) < 0)
-            least = l;
-        if (r < n && cand_cmp(&h[r], &h[least]) < 0)
-            least = r;
-        if (least == i)
-            return;
-        Cand t = h[i];
-        h[i] = h[least];
-        h[least] = t;
-        i = least;
-    }
-}
+/* cand_sift_down keeps its first candidate (by cand_cmp) on top. */
+#define CAND_ABOVE(a, b) (cand_cmp((a), (b)) < 0)
+DEFINE_SIFT_DOWN(cand_sift_down, Cand, CAND_ABOVE)
 
 /* h[0..n) as a min-heap by cand_cmp. */
 static void cand_heapify(Cand *h, Py_ssize_t n) {
