@@ -391,7 +391,6 @@ def test_an_old_archive_fetches_threads_by_the_window_not_one_article_at_a_time(
 
     by_window, late = run(service.LATE_ONE_BY_ONE)
     one_at_a_time, late_before = run(10**9)
-    print("LATE", late, late_before, len(by_window))
     assert by_window == one_at_a_time
     assert late_before > 350  # nearly every old article of the second run fetched
     assert late < 60  # 32 one by one, then by the window, and a signature fetch a sweep

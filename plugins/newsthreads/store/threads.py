@@ -289,7 +289,7 @@ def thread_rows(conn: psycopg.Connection, thread_ids: Sequence[int]) -> list[dic
 
 def late_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime, keys: list[str],
                      exclude: Iterable[int]) -> list[dict[str, Any]]:
-    """Dated threads whose span comes within [lo, hi) and that share an index key: what a
+    """Dated threads whose span comes within [lo, hi] and that share an index key: what a
     late article may join. Uses the GIN index on ``keys`` (an inverted index), no scan."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"SELECT {_VECTOR_COLUMNS} FROM thread_vectors "
@@ -301,7 +301,7 @@ def late_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime, keys:
 
 def window_thread_rows(conn: psycopg.Connection, lo: datetime, hi: datetime,
                        exclude: Iterable[int]) -> list[dict[str, Any]]:
-    """Every dated thread whose span comes within [lo, hi): what the late articles of an old
+    """Every dated thread whose span comes within [lo, hi]: what the late articles of an old
     archive may join over the next weeks (``late_thread_rows`` one article at a time cost a
     query an article). Uses the index on ``last_end``."""
     with conn.cursor(row_factory=dict_row) as cur:
