@@ -47,6 +47,23 @@ def test_ingest_cluster_threads_and_export(clean_db):
     assert summary["new"] == 0 and summary["unchanged"] == 5
 
 
+def test_ingest_jsonl_clusters_concurrently(clean_db, tmp_path):
+    """``--cluster-concurrently``: stored and threaded in one command, a bad line recorded."""
+    lines = [json.dumps({"id": f"a{i}", "title": f"Storm Oda closes ferries {i}",
+                         "text": "Ferries between Bergen and Stavanger were cancelled as storm"
+                                 f" Oda hit the coast, number {i}.",
+                         "lang": "en", "published": "2020-01-14", "source": "wire"})
+             for i in range(3)]
+    archive = tmp_path / "dump.jsonl"
+    archive.write_text("\n".join([*lines, "{not json"]) + "\n")
+    out = cli("ingest-jsonl", str(archive), "--cluster-concurrently", db=clean_db)
+    assert out.returncode == 0, out.stderr
+    assert "new 3" in out.stdout and "failed 1" in out.stdout
+    assert "3 articles threaded" in out.stdout
+    rows = json.loads(cli("threads", "--json", db=clean_db).stdout)
+    assert sum(r["article_count"] for r in rows) == 3
+
+
 def test_bad_input_prints_a_readable_line_and_exits_zero(clean_db, tmp_path):
     (tmp_path / "ok.txt").write_text(" date 2019-04\n\nEn helt vanlig nyhetssak om været.\n")
     (tmp_path / "bad.txt").write_bytes(b"\x00\x01binary")

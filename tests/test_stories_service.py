@@ -1342,3 +1342,105 @@ def test_a_run_waits_for_the_writer_of_a_run_whose_connection_died(
         assert len(items) == len(articles)
         assert dict(conn.execute("SELECT term, df FROM thread_term_df").fetchall()) == \
             dict(keys_counted(items))  # each article counted once
+
+
+# -- threading while storing (``follow``) ---------------------------------------------------------
+
+def _day_dated(articles: list[Article]) -> list[Article]:
+    """Articles with day-precise dates only, in the order a run takes them (publication):
+    stored in this order, what is pending after each commit comes after all threaded before."""
+    dated = [a for a in articles
+             if a.published is not None and a.published.precision == "day"]
+    return sorted(dated, key=lambda a: (a.published.end, a.published.start))
+
+
+def test_a_following_run_takes_what_is_stored_while_it_runs(clean_db: str) -> None:
+    """The run threads what is pending, catches up, finds the rest that was stored meanwhile
+    and threads it: the threads and the saved state of one run over everything."""
+    articles = _day_dated(_bench_articles(900))
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)
+        cluster_pending(conn)
+        one_run, one_state = partition(conn), thread_states(conn)
+    truncate_all(clean_db)
+    asked: list[int] = []
+
+    def storing() -> bool:  # what a concurrent ingest does, at the moment the run catches up
+        asked.append(1)
+        if len(asked) == 1:
+            with psycopg.connect(clean_db) as other:
+                insert(other, articles[400:])
+            return True
+        return False
+
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles[:400])
+        stats = cluster_pending(conn, batch_size=150, follow=storing)
+        assert stats.assigned == len(articles)
+        assert stats.caught_up == 1
+        assert len(asked) == 2  # asked again once the rest was threaded: storing is over
+        assert store_threads.pending_ids(conn) == []
+        assert partition(conn) == one_run
+        assert thread_states(conn) == one_state
+
+
+def test_follow_and_limit_are_refused_together(conn: psycopg.Connection) -> None:
+    with pytest.raises(ValueError, match="follow and limit"):
+        cluster_pending(conn, limit=5, follow=lambda: False)
+
+
+def _write_jsonl(path: Path, articles: list[Article]) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        for a in articles:
+            assert a.published is not None
+            out.write(msgspec.json.encode({
+                "id": a.source_key, "title": a.title, "text": a.body, "lang": a.language,
+                "published": a.published.start.date().isoformat(),
+                "source": a.source}).decode() + "\n")
+    return path
+
+
+def test_ingest_and_thread_overlaps_storing_and_threading(clean_db: str,
+                                                          tmp_path: Path) -> None:
+    """The real thing: the ingest on a second connection in a thread while this connection
+    threads; an archive in publication order gets the threads of ingest, then one run."""
+    from newsthreads.pipeline import ingest_jsonl
+    from newsthreads.tasks import ingest_and_thread
+
+    archive = _write_jsonl(tmp_path / "archive.jsonl", _day_dated(_bench_articles(1500)))
+    with psycopg.connect(clean_db) as conn:
+        ingest_jsonl(conn, [archive])
+        cluster_pending(conn)
+        one_run, one_state = partition(conn), thread_states(conn)
+        total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    truncate_all(clean_db)
+    with psycopg.connect(clean_db) as conn:
+        result, run_id, stats = ingest_and_thread(
+            conn, [archive], connect_ingest=lambda: psycopg.connect(clean_db))
+        assert result.counts.new == total and result.status == "ok"
+        assert stats.assigned == total
+        assert store_threads.pending_ids(conn) == []
+        assert partition(conn) == one_run
+        assert thread_states(conn) == one_state
+        run = conn.execute("SELECT kind, status, items_read FROM ingest_runs "
+                           "WHERE id = %s", (run_id,)).fetchone()
+        assert run == ("cluster", "ok", total)
+
+
+def test_a_failed_ingest_is_raised_after_what_was_stored_is_threaded(clean_db: str,
+                                                                      tmp_path: Path) -> None:
+    from newsthreads.errors import DatabaseError
+    from newsthreads.tasks import ingest_and_thread
+
+    articles = synthetic_articles(per_story=4, seed=3)
+
+    def refused() -> psycopg.Connection:
+        raise DatabaseError("cannot connect to the news database: refused (test)")
+
+    with psycopg.connect(clean_db) as conn:
+        insert(conn, articles)  # stored before: threaded all the same
+        with pytest.raises(DatabaseError, match="refused"):
+            ingest_and_thread(conn, [tmp_path / "never-read.jsonl"], connect_ingest=refused)
+        assert store_threads.pending_ids(conn) == []
+        assert conn.execute("SELECT count(*) FROM thread_articles").fetchone()[0] == \
+            len(articles)

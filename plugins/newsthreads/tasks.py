@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from newsthreads.paths import REPO_ROOT
-from newsthreads.pipeline import ingest_files
+from newsthreads.pipeline import IngestResult, ingest_files, ingest_jsonl
 from newsthreads.store.connection import connect
 from newsthreads.store.migrate import migrate
 from newsthreads.store.runs import RunCounts, finish_run, start_run
@@ -46,16 +48,18 @@ def ingest_files_task(path: str, pattern: str = "*.txt", source: str | None = No
     return summary
 
 
-def cluster_logged(conn: Any, *, limit: int | None = None) -> tuple[int, Any]:
-    """Thread every pending article as one run in ``ingest_runs`` (kind ``cluster``).
+def cluster_logged(conn: Any, *, limit: int | None = None,
+                   follow: Callable[[], bool] | None = None) -> tuple[int, Any]:
+    """Thread every pending article as one run in ``ingest_runs`` (kind ``cluster``);
+    ``follow``: see ``cluster_pending``.
 
     Counts: read = articles assigned, new = threads opened, duplicates = near-copies marked.
     """
     from newsthreads.stories.service import cluster_pending
 
-    run_id = start_run(conn, "cluster", {"limit": limit})
+    run_id = start_run(conn, "cluster", {"limit": limit, "follow": follow is not None})
     try:
-        stats = cluster_pending(conn, run_id=run_id, limit=limit)
+        stats = cluster_pending(conn, run_id=run_id, limit=limit, follow=follow)
     except BaseException:
         if not conn.broken:
             conn.rollback()
@@ -64,6 +68,40 @@ def cluster_logged(conn: Any, *, limit: int | None = None) -> tuple[int, Any]:
     finish_run(conn, run_id, RunCounts(read=stats.assigned, new=stats.new_threads,
                                        duplicates=stats.duplicates))
     return run_id, stats
+
+
+def ingest_and_thread(conn: Any, paths: list[str | Path], *, source: str | None = None,
+                      connect_ingest: Callable[[], Any] = connect,
+                      ) -> tuple[IngestResult, int, Any]:
+    """Store JSONL archives and thread them at the same time: the ingest runs on a second
+    connection (``connect_ingest``) in a thread of its own while ``conn`` threads what it
+    has committed (``cluster_pending`` following it). Storing is mostly PostgreSQL's work
+    and threading mostly this process's, so on two cores the two overlap; the threads are
+    those of one run after the ingest when the archive is in publication order (see
+    ``cluster_pending``'s ``follow``). Returns the ingest's result, the cluster run's id and
+    its stats. A failed threading run waits for the ingest to end (what it stored is
+    threaded by the next run); a failed ingest is raised once threading has caught up."""
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def store_all() -> None:
+        try:
+            with connect_ingest() as ingest_conn:
+                outcome["result"] = ingest_jsonl(ingest_conn, paths, source=source)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    storing = threading.Thread(target=store_all, name="newsthreads-ingest", daemon=True)
+    storing.start()
+    try:
+        run_id, stats = cluster_logged(conn, follow=lambda: not done.is_set())
+    finally:
+        storing.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"], run_id, stats
 
 
 def thread_stories_task() -> dict:

@@ -44,10 +44,14 @@ def _maybe_cluster(conn: Any, args: argparse.Namespace) -> None:
         from newsthreads.tasks import cluster_logged
 
         run_id, stats = cluster_logged(conn)
-        if not args.json:
-            print(f"cluster run {run_id}: {stats.assigned} articles threaded,"
-                  f" {stats.new_threads} new threads, {stats.duplicates} near-duplicates,"
-                  f" {stats.imputed} dates imputed")
+        _print_cluster(run_id, stats, args.json)
+
+
+def _print_cluster(run_id: int, stats: Any, as_json: bool) -> None:
+    if not as_json:
+        print(f"cluster run {run_id}: {stats.assigned} articles threaded,"
+              f" {stats.new_threads} new threads, {stats.duplicates} near-duplicates,"
+              f" {stats.imputed} dates imputed")
 
 
 def cmd_ingest_files(args: argparse.Namespace) -> int:
@@ -62,6 +66,13 @@ def cmd_ingest_files(args: argparse.Namespace) -> int:
 def cmd_ingest_jsonl(args: argparse.Namespace) -> int:
     with connect() as conn:
         migrate(conn)
+        if args.cluster_concurrently:
+            from newsthreads.tasks import ingest_and_thread
+
+            result, run_id, stats = ingest_and_thread(conn, args.files, source=args.source)
+            _print_result(result, args.json)
+            _print_cluster(run_id, stats, args.json)
+            return 0
         result = ingest_jsonl(conn, args.files, source=args.source)
         _print_result(result, args.json)
         _maybe_cluster(conn, args)
@@ -157,6 +168,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+")
     p.add_argument("--source", help="source for lines that name none (default: file stem)")
     p.add_argument("--cluster", action="store_true", help="thread new articles afterwards")
+    p.add_argument("--cluster-concurrently", action="store_true",
+                   help="thread articles while they are being stored (a second connection:"
+                        " faster on two cores; an archive not in publication order is"
+                        " threaded as runs every few seconds would thread it)")
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.set_defaults(func=cmd_ingest_jsonl)
 

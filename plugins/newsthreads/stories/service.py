@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
@@ -60,6 +60,7 @@ FIRST_BATCH = 200  # analysed here while the worker starts on the second; the ne
 # double up to BATCH, so the worker is never asked for much more than the clustering of the
 # batch before takes (batch boundaries change no decision: short batches only shorten the
 # time nothing overlaps)
+FOLLOW_POLL_S = 0.25  # a following run that caught up looks for new articles this often
 VACUUM_EVERY = 5  # batches between VACUUMs of the state tables (see store.vacuum_state)
 DF_FOLD_EVERY = 10  # batches whose document-frequency increments are journalled, then added
 # to the counts at once (sql/010_df_journal.sql: common keys recur from batch to batch, so ten
@@ -86,6 +87,7 @@ class ClusterStats:
     merges: int = 0  # ... and parts of those it merged into another thread
     moved: int = 0  # articles those splits moved to another thread
     batches: int = 0
+    caught_up: int = 0  # following: times the run had threaded all stored and found more
     seconds: float = 0.0
     worker_peak_mb: float | None = None  # the analysis worker's peak RSS, when one ran
 
@@ -390,7 +392,8 @@ def _assignment(item: Item, decision: Decision, run_id: int | None, seq: int) ->
 def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
                     limit: int | None = None, batch_size: int = BATCH,
                     params: Params | None = None, model: Model | None = None,
-                    worker: bool | None = None) -> ClusterStats:
+                    worker: bool | None = None,
+                    follow: Callable[[], bool] | None = None) -> ClusterStats:
     """Assign every article not yet in a thread, in publication order (undated last).
 
     Writes ``threads``/``thread_articles`` (``duplicate_of`` for near-copies), labels, spans,
@@ -400,31 +403,43 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
     after that many articles; the next call continues exactly where this one stopped.
     ``worker`` analyses the next batch in a second process (``stories.prefetch``); by default
     when at least ``MIN_ARTICLES`` are pending. The result is the same either way.
+
+    ``follow``: while it returns True (another connection is still storing articles, see
+    ``pipeline.ingest_and_thread``), a run that has threaded everything pending waits for
+    more instead of ending, and ends once it returns False and nothing is left: storing and
+    threading overlap. Each time the run catches up it takes what is pending then, in
+    publication order, as a scheduled run would: articles stored in publication order get
+    the threads one run after the ingest gives them, others those of runs every few seconds.
     """
+    if follow is not None and limit is not None:
+        raise ValueError("cluster_pending: follow and limit do not go together")
     with relaxed_gc():
         return _cluster_pending(conn, run_id=run_id, limit=limit, batch_size=batch_size,
-                                params=params, model=model, worker=worker)
+                                params=params, model=model, worker=worker, follow=follow)
 
 
 def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int | None,
                      batch_size: int, params: Params | None, model: Model | None,
-                     worker: bool | None) -> ClusterStats:
+                     worker: bool | None, follow: Callable[[], bool] | None) -> ClusterStats:
     params = params or Params()
     stats = ClusterStats()
     began = time.perf_counter()
     with store.clustering_session(conn):
         with conn.transaction():
             queue = store.pending_ids(conn, limit)[::-1]  # pending now, in order
+        # Following, what is pending now says nothing of what is coming: the worker and the
+        # background writer start as for a long run.
+        expect = len(queue) if follow is None else max(len(queue), MIN_ARTICLES)
         if worker is None:
-            worker = len(queue) >= MIN_ARTICLES
-        prefetch = Prefetcher(enabled=worker and batch_size < len(queue))
+            worker = expect >= MIN_ARTICLES
+        prefetch = Prefetcher(enabled=worker and batch_size < expect)
         # A second connection sees only what is committed: not the caller's own open
         # transaction (articles it has just inserted, say), so then batches stay on ``conn``.
         idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        writer = BatchWriter(conn, background=idle and len(queue) > batch_size)
+        writer = BatchWriter(conn, background=idle and expect > batch_size)
         try:
             _run_batches(conn, queue, batch_size, run_id, params, model, stats, prefetch,
-                         writer)
+                         writer, follow)
         finally:
             writer.close()
             stats.worker_peak_mb = prefetch.close()
@@ -445,7 +460,8 @@ def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int
 
 def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
                  run_id: int | None, params: Params, model: Model | None,
-                 stats: ClusterStats, prefetch: Prefetcher, writer: BatchWriter) -> None:
+                 stats: ClusterStats, prefetch: Prefetcher, writer: BatchWriter,
+                 follow: Callable[[], bool] | None = None) -> None:
     """Batch k clusters here while the worker analyses k+1 and the writer commits k-1.
 
     The run holds the clustering lock throughout (``store.clustering_session``), so the
@@ -457,16 +473,24 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
     writer's connection after its commit."""
     with conn.transaction():
         store.fold_df_journal(conn)  # what a run that died between additions left
-        if not queue:
+        if not queue and follow is None:
             return  # a scheduled run with nothing new: loading the state took seconds
         runner = _Runner(conn, params, model, stats, writer=writer)
     sizes = _batch_sizes(batch_size, prefetch.active)
-    size = _tapered(next(sizes), len(queue), writer.background)
+    taper = writer.background and follow is None  # following, the last batch is not known
+    size = _tapered(next(sizes), len(queue), taper)
     sent: dict[int, tuple[int, ArticleRow]] = {}  # the rows read for the worker, by id
-    while queue:
+    while True:
+        if not queue:
+            if follow is None or not _caught_up(conn, queue, follow, writer, stats):
+                break
+            # Nothing of these was sent to the worker: ramp up again, the first batch
+            # analysed here while the worker takes the second (not a full batch here).
+            sizes = _batch_sizes(batch_size, prefetch.active)
+            size = next(sizes)
         with conn.transaction():
             ids = [queue.pop() for _ in range(min(size, len(queue)))]
-            size = _tapered(next(sizes), len(queue), writer.background)
+            size = _tapered(next(sizes), len(queue), taper)
             rows = current_rows(conn, ids, sent)  # an edit or a rethread may have moved some
             sent = {}
             if prefetch.active and queue:
@@ -500,6 +524,25 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
     if swept:  # members of threads the last sweep let go (see Clusterer.sweep)
         with conn.transaction():
             store.forget_members(conn, swept)
+
+
+def _caught_up(conn: psycopg.Connection, queue: list[int], follow: Callable[[], bool],
+               writer: BatchWriter, stats: ClusterStats) -> bool:
+    """A following run has threaded its queue: wait until more articles are pending (into
+    ``queue``, True) or ``follow`` says storing is over and none are (False). ``follow`` is
+    asked before each look, so the last look sees every article stored before it said so."""
+    writer.wait()  # every batch committed: what it threaded is not pending any more
+    while True:
+        storing = follow()
+        with conn.transaction():
+            more = store.pending_ids(conn)
+        if more:
+            queue.extend(reversed(more))
+            stats.caught_up += 1
+            return True
+        if not storing:
+            return False
+        time.sleep(FOLLOW_POLL_S)
 
 
 def current_rows(conn: psycopg.Connection, ids: list[int],
