@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -53,8 +55,15 @@ def records(n: int):
 
 
 def concurrent(path: Path) -> dict:
-    """The same archive through ``ingest_and_thread``: stored on a second connection while
-    this one threads it, into a database of its own."""
+    """The same archive through ``ingest_and_thread``, in a process of its own (so its peak
+    RSS is its own): stored on a second connection while this one threads it, into a
+    database of its own."""
+    out = subprocess.run([sys.executable, __file__, "--concurrent", str(path)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def concurrent_run(path: Path) -> dict:
     from newsthreads.tasks import ingest_and_thread
 
     with scratch_db() as url, psycopg.connect(url) as conn:
@@ -66,7 +75,8 @@ def concurrent(path: Path) -> dict:
             wall, cpu = time.perf_counter() - began, time.process_time() - cpu
         threads = conn.execute("SELECT count(*) FROM threads").fetchone()[0]
     return {"seconds": wall, "threads": threads, "stored": result.counts.new,
-            "caught_up": stats.caught_up, "cpu_ms": 1e3 * cpu / result.counts.new,
+            "caught_up": stats.caught_up, "late": stats.late,
+            "peak_rss_mb": round(peak_rss_mb()), "cpu_ms": 1e3 * cpu / result.counts.new,
             "postgres_ms": 1e3 * (db.seconds or 0.0) / result.counts.new}
 
 
@@ -129,8 +139,10 @@ def main(sizes: list[int]) -> None:
                 f"- {r['n']:,}, storing and threading at once (`ingest-jsonl"
                 f" --cluster-concurrently`): **{r['n'] / c['seconds']:,.0f}/s end to end**"
                 f" ({c['seconds']:.1f} s; {c['threads']:,} threads; the run caught up with"
-                f" the ingest {c['caught_up']} times); CPU ms an article: this process"
-                f" {c['cpu_ms']:.3f} + PostgreSQL {c['postgres_ms']:.3f}")
+                f" the ingest {c['caught_up']} times, {c['late']} late arrivals; peak RSS"
+                f" {c['peak_rss_mb']:,} MB); CPU ms an article: this process"
+                f" {c['cpu_ms']:.3f} (ingest thread included) + PostgreSQL"
+                f" {c['postgres_ms']:.3f}")
     for r in rows:
         c = r["cpu_ms"]
         lines.append(f"- {r['n']:,}: CPU ms an article: ingest {c['ingest']} + PostgreSQL"
@@ -158,4 +170,7 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    size_main(one, main, [10_000, 100_000, 200_000])
+    if sys.argv[1:2] == ["--concurrent"]:
+        print(json.dumps(concurrent_run(Path(sys.argv[2]))))
+    else:
+        size_main(one, main, [10_000, 100_000, 200_000])

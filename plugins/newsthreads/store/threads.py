@@ -118,6 +118,26 @@ def pending_ids(conn: psycopg.Connection, limit: int | None = None) -> list[int]
     return [int(r[0]) for r in conn.execute(sql, (limit,)).fetchall()]  # type: ignore[arg-type]
 
 
+# Pending articles a run can take while an ingest is still storing more (``follow``): the
+# dated ones that end before the latest end of a pending article dated to the day or better
+# (``Item.precise``). Stored in publication order, nothing still to come sorts before them;
+# a month-dated article waits until the day-dated ones reach its month's end, undated ones
+# until storing is over, where one run over everything takes them too.
+_PENDING_SETTLED = (
+    "WITH p AS (SELECT a.id, a.published_at, a.published_end FROM articles a "
+    "WHERE a.published_at IS NOT NULL AND a.published_source IS DISTINCT FROM 'imputed' "
+    "AND NOT EXISTS (SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id)) "
+    "SELECT id FROM p WHERE published_end < (SELECT max(published_end) FROM p "
+    "WHERE published_end - published_at <= interval '2 days') "
+    "ORDER BY published_end, published_at, id")
+
+
+def pending_settled_ids(conn: psycopg.Connection) -> list[int]:
+    """Ids of the pending articles a run following an ingest can take now, in publication
+    order (see ``_PENDING_SETTLED``)."""
+    return [int(r[0]) for r in conn.execute(_PENDING_SETTLED).fetchall()]
+
+
 _STILL_PENDING = ("FROM unnest(%s::bigint[]) WITH ORDINALITY AS p(id, k) "
                   "JOIN articles a ON a.id = p.id WHERE NOT EXISTS ("
                   "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) ORDER BY p.k")

@@ -405,11 +405,12 @@ def cluster_pending(conn: psycopg.Connection, *, run_id: int | None = None,
     when at least ``MIN_ARTICLES`` are pending. The result is the same either way.
 
     ``follow``: while it returns True (another connection is still storing articles, see
-    ``pipeline.ingest_and_thread``), a run that has threaded everything pending waits for
+    ``tasks.ingest_and_thread``), a run that has threaded everything pending waits for
     more instead of ending, and ends once it returns False and nothing is left: storing and
-    threading overlap. Each time the run catches up it takes what is pending then, in
-    publication order, as a scheduled run would: articles stored in publication order get
-    the threads one run after the ingest gives them, others those of runs every few seconds.
+    threading overlap. Each time the run catches up it takes, in publication order, what
+    nothing still to come can precede (see ``_caught_up``): an archive stored in publication
+    order gets the threads of one run after the ingest; articles stored out of order are late
+    arrivals, as in scheduled runs.
     """
     if follow is not None and limit is not None:
         raise ValueError("cluster_pending: follow and limit do not go together")
@@ -425,8 +426,8 @@ def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int
     stats = ClusterStats()
     began = time.perf_counter()
     with store.clustering_session(conn):
-        with conn.transaction():
-            queue = store.pending_ids(conn, limit)[::-1]  # pending now, in order
+        with conn.transaction():  # pending now, in order (following: see ``_caught_up``)
+            queue = store.pending_ids(conn, limit)[::-1] if follow is None else []
         # Following, what is pending now says nothing of what is coming: the worker and the
         # background writer start as for a long run.
         expect = len(queue) if follow is None else max(len(queue), MIN_ARTICLES)
@@ -528,14 +529,17 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
 
 def _caught_up(conn: psycopg.Connection, queue: list[int], follow: Callable[[], bool],
                writer: BatchWriter, stats: ClusterStats) -> bool:
-    """A following run has threaded its queue: wait until more articles are pending (into
-    ``queue``, True) or ``follow`` says storing is over and none are (False). ``follow`` is
-    asked before each look, so the last look sees every article stored before it said so."""
+    """A following run has threaded its queue: wait until more articles can be taken (into
+    ``queue``, True) or ``follow`` says storing is over and none are pending (False). While
+    storing goes on, only articles nothing still to come sorts before are taken
+    (``store.pending_settled_ids``): an archive stored in publication order is threaded in
+    the order of one run after the ingest, so a month-dated article is no late arrival.
+    ``follow`` is asked before each look, so the last look sees every article stored."""
     writer.wait()  # every batch committed: what it threaded is not pending any more
     while True:
         storing = follow()
         with conn.transaction():
-            more = store.pending_ids(conn)
+            more = store.pending_settled_ids(conn) if storing else store.pending_ids(conn)
         if more:
             queue.extend(reversed(more))
             stats.caught_up += 1
