@@ -1350,13 +1350,20 @@ def test_a_following_run_takes_what_is_stored_while_it_runs(clean_db: str) -> No
     """The run threads what it can, catches up, finds what was stored meanwhile, and so on:
     the bench stream (day- and month-dated, undated, wire copies) stored in publication
     order gets the threads and the saved state of one run over everything. A month-dated
-    article waits for its month's end, undated ones for the end of storing, as one run
-    orders them."""
+    article waits for its month's end, undated ones for the end of storing, and an article
+    pending from before, newer than the archive, for the archive: as one run orders them."""
     articles = _bench_articles(12_000)[::20]  # 600 articles over eight days
     assert {a.published.precision for a in articles if a.published} == {"day", "month"}
     assert any(a.published is None for a in articles[:150])
+    # pending from before the ingest, and newer than all of it: one run takes it last
+    newer = articles[-1].published
+    assert newer is not None
+    waiting = dataclasses.replace(
+        articles[0], source_key="pending-before", content_hash="pending-before",
+        published=dataclasses.replace(newer, start=newer.start + timedelta(days=40),
+                                      end=newer.end + timedelta(days=40)))
     with psycopg.connect(clean_db) as conn:
-        insert(conn, articles)
+        insert(conn, [waiting, *articles])
         cluster_pending(conn)
         one_run, one_state = partition(conn), thread_states(conn)
     truncate_all(clean_db)
@@ -1371,9 +1378,9 @@ def test_a_following_run_takes_what_is_stored_while_it_runs(clean_db: str) -> No
         return True
 
     with psycopg.connect(clean_db) as conn:
-        insert(conn, articles[:150])
+        insert(conn, [waiting, *articles[:150]])
         stats = cluster_pending(conn, batch_size=40, follow=storing)
-        assert stats.assigned == len(articles)
+        assert stats.assigned == len(articles) + 1
         assert stats.caught_up >= 4  # it caught up again and again
         assert stats.late == 0  # nothing came behind the run
         assert store_threads.pending_ids(conn) == []

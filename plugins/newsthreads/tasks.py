@@ -97,8 +97,12 @@ def ingest_and_thread(conn: Any, paths: list[str | Path], *, source: str | None 
     storing.start()
     try:
         run_id, stats = cluster_logged(conn, follow=lambda: not done.is_set())
-    finally:
+    except BaseException:
         storing.join()
+        if "error" in outcome:  # the threading error is raised; this one is said here
+            log.error("the ingest failed too: %s", outcome["error"])
+        raise
+    storing.join()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"], run_id, stats

@@ -119,23 +119,42 @@ def pending_ids(conn: psycopg.Connection, limit: int | None = None) -> list[int]
 
 
 # Pending articles a run can take while an ingest is still storing more (``follow``): the
-# dated ones that end before the latest end of a pending article dated to the day or better
-# (``Item.precise``). Stored in publication order, nothing still to come sorts before them;
-# a month-dated article waits until the day-dated ones reach its month's end, undated ones
-# until storing is over, where one run over everything takes them too.
+# dated ones that end by the latest start of an article dated to the day or better
+# (``Item.precise``) that this ingest stored (id above ``since``, the highest id before it
+# began). Stored in publication order, anything still to come was published after that
+# start, so it ends after it and sorts after them: a month-dated article waits until the
+# day-dated ones pass its month's end, undated ones until storing is over (where one run
+# over everything takes them too), and articles pending from before the ingest wait behind
+# it unless older. Only ids from ``floor`` (the lowest pending when the run began) are read:
+# a run polls this while it waits, and on a database of millions a scan of every article
+# for the few pending would cost seconds of server time a look.
 _PENDING_SETTLED = (
     "WITH p AS (SELECT a.id, a.published_at, a.published_end FROM articles a "
-    "WHERE a.published_at IS NOT NULL AND a.published_source IS DISTINCT FROM 'imputed' "
+    "WHERE a.id >= %(floor)s AND a.published_at IS NOT NULL "
+    "AND a.published_source IS DISTINCT FROM 'imputed' "
     "AND NOT EXISTS (SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id)) "
-    "SELECT id FROM p WHERE published_end < (SELECT max(published_end) FROM p "
-    "WHERE published_end - published_at <= interval '2 days') "
+    "SELECT id FROM p WHERE published_end <= (SELECT max(published_at) FROM p "
+    "WHERE id > %(since)s AND published_end - published_at <= interval '2 days') "
     "ORDER BY published_end, published_at, id")
 
 
-def pending_settled_ids(conn: psycopg.Connection) -> list[int]:
+def pending_settled_ids(conn: psycopg.Connection, floor: int, since: int) -> list[int]:
     """Ids of the pending articles a run following an ingest can take now, in publication
     order (see ``_PENDING_SETTLED``)."""
-    return [int(r[0]) for r in conn.execute(_PENDING_SETTLED).fetchall()]
+    rows = conn.execute(_PENDING_SETTLED, {"floor": floor, "since": since}).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def follow_bounds(conn: psycopg.Connection) -> tuple[int, int]:
+    """(the lowest pending article id, the highest article id) as a following run begins:
+    what it reads of ``articles`` starts at the first; its ingest's articles come after
+    the second. Both the highest id plus one when nothing is pending (0 for no articles)."""
+    row = conn.execute(
+        "SELECT (SELECT min(a.id) FROM articles a WHERE NOT EXISTS ("
+        "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id)), "
+        "coalesce((SELECT max(id) FROM articles), 0)").fetchone()
+    last = int(row[1])
+    return (int(row[0]) if row[0] is not None else last + 1), last
 
 
 _STILL_PENDING = ("FROM unnest(%s::bigint[]) WITH ORDINALITY AS p(id, k) "

@@ -428,6 +428,7 @@ def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int
     with store.clustering_session(conn):
         with conn.transaction():  # pending now, in order (following: see ``_caught_up``)
             queue = store.pending_ids(conn, limit)[::-1] if follow is None else []
+            bounds = store.follow_bounds(conn) if follow is not None else (0, 0)
         # Following, what is pending now says nothing of what is coming: the worker and the
         # background writer start as for a long run.
         expect = len(queue) if follow is None else max(len(queue), MIN_ARTICLES)
@@ -440,7 +441,7 @@ def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int
         writer = BatchWriter(conn, background=idle and expect > batch_size)
         try:
             _run_batches(conn, queue, batch_size, run_id, params, model, stats, prefetch,
-                         writer, follow)
+                         writer, follow, bounds)
         finally:
             writer.close()
             stats.worker_peak_mb = prefetch.close()
@@ -462,7 +463,8 @@ def _cluster_pending(conn: psycopg.Connection, *, run_id: int | None, limit: int
 def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
                  run_id: int | None, params: Params, model: Model | None,
                  stats: ClusterStats, prefetch: Prefetcher, writer: BatchWriter,
-                 follow: Callable[[], bool] | None = None) -> None:
+                 follow: Callable[[], bool] | None = None,
+                 bounds: tuple[int, int] = (0, 0)) -> None:
     """Batch k clusters here while the worker analyses k+1 and the writer commits k-1.
 
     The run holds the clustering lock throughout (``store.clustering_session``), so the
@@ -483,7 +485,7 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
     sent: dict[int, tuple[int, ArticleRow]] = {}  # the rows read for the worker, by id
     while True:
         if not queue:
-            if follow is None or not _caught_up(conn, queue, follow, writer, stats):
+            if follow is None or not _caught_up(conn, queue, follow, bounds, writer, stats):
                 break
             # Nothing of these was sent to the worker: ramp up again, the first batch
             # analysed here while the worker takes the second (not a full batch here).
@@ -528,7 +530,7 @@ def _run_batches(conn: psycopg.Connection, queue: list[int], batch_size: int,
 
 
 def _caught_up(conn: psycopg.Connection, queue: list[int], follow: Callable[[], bool],
-               writer: BatchWriter, stats: ClusterStats) -> bool:
+               bounds: tuple[int, int], writer: BatchWriter, stats: ClusterStats) -> bool:
     """A following run has threaded its queue: wait until more articles can be taken (into
     ``queue``, True) or ``follow`` says storing is over and none are pending (False). While
     storing goes on, only articles nothing still to come sorts before are taken
@@ -539,7 +541,8 @@ def _caught_up(conn: psycopg.Connection, queue: list[int], follow: Callable[[], 
     while True:
         storing = follow()
         with conn.transaction():
-            more = store.pending_settled_ids(conn) if storing else store.pending_ids(conn)
+            more = (store.pending_settled_ids(conn, *bounds) if storing
+                    else store.pending_ids(conn))
         if more:
             queue.extend(reversed(more))
             stats.caught_up += 1
