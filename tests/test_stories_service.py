@@ -238,10 +238,17 @@ def test_restart_mid_stream_equals_one_run(clean_db: str) -> None:
             one_df
 
 
+def _on_bench_path() -> None:
+    """The benchmarks' stream generators importable (``bench/`` is no package)."""
+    bench = str(Path(__file__).resolve().parents[1] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+
+
 def _bench_articles(n: int) -> list[Article]:
     """The benchmark's synthetic stream (many stories at once, shared entities, bursts): the
     IDF epoch moves several times within a few hundred articles, with many threads scored."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    _on_bench_path()
     from bench_threading import stream_articles
 
     return list(stream_articles(n))
@@ -1393,15 +1400,15 @@ def test_follow_and_limit_are_refused_together(conn: psycopg.Connection) -> None
         cluster_pending(conn, limit=5, follow=lambda: False)
 
 
-def _write_jsonl(path: Path, articles: list[Article]) -> Path:
+def _bench_archive(path: Path, n: int) -> Path:
+    """The benchmark's stream as a JSONL archive (``bench_ingest.records``), in publication
+    order: day- and month-dated, undated, wire copies."""
+    _on_bench_path()
+    from bench_ingest import records
+
     with path.open("w", encoding="utf-8") as out:
-        for a in articles:
-            published = None if a.published is None else (
-                a.published.start.strftime("%Y-%m") if a.published.precision == "month"
-                else a.published.start.date().isoformat())
-            out.write(msgspec.json.encode({
-                "id": a.source_key, "title": a.title, "text": a.body, "lang": a.language,
-                "published": published, "source": a.source}).decode() + "\n")
+        for record in records(n):
+            out.write(msgspec.json.encode(record).decode() + "\n")
     return path
 
 
@@ -1412,7 +1419,7 @@ def test_ingest_and_thread_overlaps_storing_and_threading(clean_db: str,
     from newsthreads.pipeline import ingest_jsonl
     from newsthreads.tasks import ingest_and_thread
 
-    archive = _write_jsonl(tmp_path / "archive.jsonl", _bench_articles(1500))
+    archive = _bench_archive(tmp_path / "archive.jsonl", 1500)
     with psycopg.connect(clean_db) as conn:
         ingest_jsonl(conn, [archive])
         cluster_pending(conn)

@@ -38,6 +38,8 @@ _ARTICLE_COLUMNS = ("a.id, a.source, a.source_key, a.title, a.lead, a.body, a.la
 # imputed dates last; then by id. The same order in every run.
 _ORDER = ("ORDER BY (a.published_at IS NULL OR a.published_source = 'imputed'), "
           "a.published_end, a.published_at, a.id")
+# Article ``a`` is in no thread yet: pending.
+_UNTHREADED = "NOT EXISTS (SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id)"
 
 
 def lock_clustering(conn: psycopg.Connection) -> None:
@@ -112,9 +114,7 @@ def vacuum_state(conn: psycopg.Connection) -> bool:
 def pending_ids(conn: psycopg.Connection, limit: int | None = None) -> list[int]:
     """Ids of the articles not in any thread yet, in publication order (undated last): one
     sort per run, not per batch."""
-    sql = ("SELECT a.id FROM articles a WHERE NOT EXISTS ("
-           "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) "
-           f"{_ORDER} LIMIT %s")
+    sql = f"SELECT a.id FROM articles a WHERE {_UNTHREADED} {_ORDER} LIMIT %s"
     return [int(r[0]) for r in conn.execute(sql, (limit,)).fetchall()]  # type: ignore[arg-type]
 
 
@@ -132,10 +132,10 @@ _PENDING_SETTLED = (
     "WITH p AS (SELECT a.id, a.published_at, a.published_end FROM articles a "
     "WHERE a.id >= %(floor)s AND a.published_at IS NOT NULL "
     "AND a.published_source IS DISTINCT FROM 'imputed' "
-    "AND NOT EXISTS (SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id)) "
+    f"AND {_UNTHREADED}) "
     "SELECT id FROM p WHERE published_end <= (SELECT max(published_at) FROM p "
     "WHERE id > %(since)s AND published_end - published_at <= interval '2 days') "
-    "ORDER BY published_end, published_at, id")
+    "ORDER BY published_end, published_at, id")  # ``_ORDER``, all of them dated
 
 
 def pending_settled_ids(conn: psycopg.Connection, floor: int, since: int) -> list[int]:
@@ -150,16 +150,14 @@ def follow_bounds(conn: psycopg.Connection) -> tuple[int, int]:
     what it reads of ``articles`` starts at the first; its ingest's articles come after
     the second. Both the highest id plus one when nothing is pending (0 for no articles)."""
     row = conn.execute(
-        "SELECT (SELECT min(a.id) FROM articles a WHERE NOT EXISTS ("
-        "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id)), "
+        f"SELECT (SELECT min(a.id) FROM articles a WHERE {_UNTHREADED}), "
         "coalesce((SELECT max(id) FROM articles), 0)").fetchone()
     last = int(row[1])
     return (int(row[0]) if row[0] is not None else last + 1), last
 
 
 _STILL_PENDING = ("FROM unnest(%s::bigint[]) WITH ORDINALITY AS p(id, k) "
-                  "JOIN articles a ON a.id = p.id WHERE NOT EXISTS ("
-                  "SELECT 1 FROM thread_articles ta WHERE ta.article_id = a.id) ORDER BY p.k")
+                  f"JOIN articles a ON a.id = p.id WHERE {_UNTHREADED} ORDER BY p.k")
 
 
 def still_pending(conn: psycopg.Connection, ids: Sequence[int]) -> list[ArticleRow]:
